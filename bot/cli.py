@@ -1,0 +1,218 @@
+"""The `citebot` command line: index, ask, sources, eval, run, chat, demo.
+
+Domain errors become one-line messages here, in one place; nothing below prints.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+
+from bot.settings import Settings, SettingsError, load_settings
+from retrieval import MODES, Answer, CitebotError, Engine, ReindexReport
+from retrieval.answer import AnswerSettings
+
+log = logging.getLogger("citebot")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="citebot",
+        description="Answer questions over news articles with verbatim, cited sentences.",
+    )
+    parser.add_argument("--env-file", type=Path, default=Path(".env"), help="default: .env")
+    parser.add_argument("--articles", type=Path, help="articles folder (CITEBOT_ARTICLES_DIR)")
+    parser.add_argument("--index", type=Path, help="index folder (CITEBOT_INDEX_DIR)")
+    parser.add_argument("--model", help="embedding model (CITEBOT_MODEL)")
+    parser.add_argument("--threshold", type=float, help="abstention threshold (CITEBOT_THRESHOLD)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("index", help="index the articles folder (incremental)")
+    p.add_argument("path", nargs="?", type=Path, help="articles folder (overrides the setting)")
+
+    p = sub.add_parser("ask", help="answer one question with a cited sentence")
+    p.add_argument("question")
+    p.add_argument("--k", type=int, default=3, help="further sources to list (default 3)")
+    p.add_argument("--mode", choices=MODES, default="hybrid")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
+    p = sub.add_parser("sources", help="list the indexed articles")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("eval", help="measure answer quality on evaluation sets")
+    p.add_argument("--articles", dest="eval_articles", type=Path, action="append", required=True)
+    p.add_argument("--questions", type=Path, required=True)
+    p.add_argument("--mode", choices=MODES, default="hybrid")
+    p.add_argument("--json", action="store_true", help="print exactly one JSON object")
+
+    sub.add_parser("run", help="start the Discord bot (needs DISCORD_TOKEN)")
+    sub.add_parser("chat", help="talk to the bot in this terminal through the local Discord")
+    p = sub.add_parser("demo", help="index, start the bot on the local Discord, ask one question")
+    p.add_argument("question", nargs="?", default="When is Lee visiting Japan?")
+    return parser
+
+
+def _engine(settings: Settings) -> Engine:
+    from retrieval.encoder import load_encoder
+
+    return Engine(
+        settings.index_dir,
+        settings.articles_dir,
+        load_encoder(settings.model),
+        settings=AnswerSettings(threshold=settings.threshold),
+        max_bytes=settings.max_file_bytes,
+    )
+
+
+def _progress_bar() -> tuple[object, object]:
+    from tqdm import tqdm
+
+    bars: dict[str, tqdm] = {}
+
+    def progress(stage: str, done: int, total: int) -> None:
+        if stage != "embedding" or total == 0:
+            return
+        bar = bars.get(stage)
+        if bar is None:
+            bar = bars[stage] = tqdm(total=total, desc="embedding", unit="text", file=sys.stderr)
+        bar.n = done
+        bar.refresh()
+
+    def close() -> None:
+        for bar in bars.values():
+            bar.close()
+
+    return progress, close
+
+
+def format_report(report: ReindexReport) -> str:
+    s = report.stats
+    lines = [
+        f"Indexed {s.articles} articles, {s.passages} passages ({s.model}).",
+        f"  added {len(report.added)}, changed {len(report.changed)}, removed "
+        f"{len(report.removed)}, unchanged {report.unchanged}; embedded "
+        f"{report.embedded_passages} new passages",
+    ]
+    if report.skipped:
+        lines.append(f"  skipped {len(report.skipped)}:")
+        lines += [f"    {k.path}: {k.reason}" for k in report.skipped]
+    return "\n".join(lines)
+
+
+def format_answer(answer: Answer) -> str:
+    """The answer as a person reads it in a terminal."""
+    lines: list[str] = []
+    if answer.citation is None:
+        lines.append("Not in the articles: nothing indexed answers that question.")
+        if answer.further:
+            lines.append("Nearest articles:")
+            lines += [f"  - {s.title} ({s.url or s.path})" for s in answer.further]
+        return "\n".join(lines)
+    c = answer.citation
+    lines.append(f"“{c.snippet}”")
+    lines.append(f"  — {c.source.title}")
+    lines.append(f"    {c.source.url or c.source.path}")
+    if c.source.published:
+        lines.append(f"    published {c.source.published}")
+    if c.resolved_date:
+        lines.append(f"    (the time mentioned is {c.resolved_date})")
+    if answer.further:
+        lines.append("Other sources:")
+        lines += [f"  - {s.title} ({s.url or s.path})" for s in answer.further]
+    return "\n".join(lines)
+
+
+def answer_json(answer: Answer) -> dict[str, object]:
+    return {
+        "question": answer.question,
+        "abstained": answer.abstained,
+        "citation": asdict(answer.citation) if answer.citation else None,
+        "further": [asdict(s) for s in answer.further],
+    }
+
+
+def _cmd_index(settings: Settings, path: Path | None) -> int:
+    engine = _engine(settings.with_overrides(articles_dir=path))
+    progress, close = _progress_bar()
+    try:
+        report = engine.reindex(progress=progress)  # type: ignore[arg-type]
+    finally:
+        close()  # type: ignore[operator]
+        engine.close()
+    print(format_report(report))
+    return 0
+
+
+def _cmd_ask(settings: Settings, args: argparse.Namespace) -> int:
+    if not 0 <= args.k <= 10:
+        raise CitebotError(f"--k of {args.k} is out of range; use 0 to 10.")
+    engine = _engine(settings)
+    engine.settings = AnswerSettings(threshold=settings.threshold, further=args.k)
+    try:
+        if not engine.load():
+            raise CitebotError(engine.unavailable_reason or "No index.")
+        answer = engine.ask(args.question, mode=args.mode)
+    finally:
+        engine.close()
+    if args.json:
+        print(json.dumps(answer_json(answer), ensure_ascii=False))
+    else:
+        print(format_answer(answer))
+    return 0
+
+
+def _cmd_sources(settings: Settings, as_json: bool) -> int:
+    engine = _engine(settings)
+    try:
+        if not engine.load():
+            raise CitebotError(engine.unavailable_reason or "No index.")
+        sources = engine.sources()
+    finally:
+        engine.close()
+    if as_json:
+        print(json.dumps([asdict(s) for s in sources], ensure_ascii=False))
+    else:
+        for s in sources:
+            date = f" ({s.published})" if s.published else ""
+            print(f"{s.title}{date}\n    {s.url or s.path}")
+        print(f"{len(sources)} articles")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        settings = load_settings(args.env_file).with_overrides(
+            articles_dir=args.articles if args.command != "eval" else None,
+            index_dir=args.index,
+            model=args.model,
+            threshold=args.threshold,
+        )
+        if args.command == "index":
+            return _cmd_index(settings, args.path)
+        if args.command == "ask":
+            return _cmd_ask(settings, args)
+        if args.command == "sources":
+            return _cmd_sources(settings, args.json)
+        if args.command == "eval":
+            from bot.evaluate import run_eval_command
+
+            return run_eval_command(settings, args)
+        from bot.app import run_command
+
+        return run_command(settings, args)
+    except (CitebotError, SettingsError) as exc:
+        print(f"citebot: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

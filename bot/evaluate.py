@@ -1,0 +1,74 @@
+"""`citebot eval`: build a fresh index from article files and score every question."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bot.settings import Settings
+from retrieval import CitebotError, Engine, InvalidQuestion
+from retrieval.answer import AnswerSettings
+from retrieval.encoder import Encoder, load_encoder
+from retrieval.evaluation import Outcome, metrics, read_questions
+from retrieval.types import Answer, Mode
+
+
+def evaluate(
+    article_files: list[Path],
+    questions_file: Path,
+    encoder: Encoder,
+    *,
+    mode: Mode,
+    settings: AnswerSettings,
+    quiet: bool = False,
+) -> dict[str, float | int | None]:
+    """Index the articles in a temporary folder, ask every question, return the metrics."""
+    questions = read_questions(questions_file)
+    with tempfile.TemporaryDirectory(prefix="citebot-eval-") as tmp:
+        articles_dir = Path(tmp) / "articles"
+        articles_dir.mkdir()
+        for number, path in enumerate(article_files):
+            if not path.is_file():
+                raise CitebotError(f"Article file {path} does not exist.")
+            shutil.copy(path, articles_dir / f"{number:03d}-{path.name}")
+        engine = Engine(Path(tmp) / "index", articles_dir, encoder, settings=settings)
+        report = engine.reindex()
+        if not quiet:
+            print(
+                f"indexed {report.stats.articles} articles, {report.stats.passages} passages",
+                file=sys.stderr,
+            )
+        outcomes = []
+        for number, q in enumerate(questions, 1):
+            started = time.perf_counter()
+            try:
+                answer = engine.ask(q.question, mode=mode)
+            except InvalidQuestion:
+                answer = Answer(q.question, None, ())
+            outcomes.append(Outcome(q, answer, (time.perf_counter() - started) * 1000))
+            if not quiet and number % 100 == 0:
+                print(f"  {number}/{len(questions)} questions", file=sys.stderr)
+        engine.close()
+    return metrics(outcomes)
+
+
+def run_eval_command(settings: Settings, args: argparse.Namespace) -> int:
+    result = evaluate(
+        list(args.eval_articles),
+        args.questions,
+        load_encoder(settings.model),
+        mode=args.mode,
+        settings=AnswerSettings(threshold=settings.threshold),
+    )
+    if args.json:
+        print(json.dumps(result))
+    else:
+        width = max(len(k) for k in result)
+        for key, value in result.items():
+            print(f"{key:<{width}}  {'-' if value is None else value}")
+    return 0

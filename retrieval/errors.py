@@ -1,0 +1,35 @@
+"""Errors the retrieval library raises, each written for the person who must act on it.
+
+CitebotError
+├── IndexUnavailable        no usable index: never built, missing or corrupt files
+│   └── ModelMismatch       built with another model or dimension: reindex
+├── ReindexInProgress       another reindex holds the lock
+├── InvalidQuestion         nothing to search for in the question
+└── ArticleError            one article file cannot be read or parsed (skipped, reported)
+"""
+
+from __future__ import annotations
+
+
+class CitebotError(Exception):
+    """Base of every error citebot raises on purpose."""
+
+
+class IndexUnavailable(CitebotError):
+    """There is no usable index in the index folder."""
+
+
+class ModelMismatch(IndexUnavailable):
+    """The index on disk was built with another embedding model."""
+
+
+class ReindexInProgress(CitebotError):
+    """A reindex is already running."""
+
+
+class InvalidQuestion(CitebotError):
+    """The question has no words to search for (empty, only punctuation or symbols)."""
+
+
+class ArticleError(CitebotError):
+    """An article file could not be read or parsed; the build skips it and reports why."""

@@ -1,0 +1,240 @@
+"""The index folder: immutable versions, and the pointer that says which one is served.
+
+    INDEX_DIR/
+      CURRENT                  name of the version being served (replaced atomically)
+      versions/NAME/           manifest.json (written last), citebot.sqlite,
+                               passages.npy, sentences.npy, passages.faiss (large indexes only)
+      building-NAME/           a version being built; never read, removed when stale
+      .lock                    held by the one process that is reindexing
+
+A build writes a whole new version beside the served one and only then replaces CURRENT, so a
+crash at any point leaves the previous complete version in place.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from retrieval.dense import DenseIndex
+from retrieval.encoder import Vectors
+from retrieval.errors import IndexUnavailable, ModelMismatch
+from retrieval.store import Store
+from retrieval.types import IndexStats
+
+FORMAT = 1
+MANIFEST = "manifest.json"
+DATABASE = "citebot.sqlite"
+PASSAGE_VECTORS = "passages.npy"
+SENTENCE_VECTORS = "sentences.npy"
+PASSAGE_FAISS = "passages.faiss"
+CURRENT = "CURRENT"
+VERSIONS = "versions"
+
+
+@dataclass(frozen=True, slots=True)
+class Manifest:
+    format: int
+    model: str
+    dimension: int
+    built_at: str
+    articles: int
+    passages: int
+    sentences: int
+    dense: str
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "format": self.format,
+                "model": self.model,
+                "dimension": self.dimension,
+                "built_at": self.built_at,
+                "articles": self.articles,
+                "passages": self.passages,
+                "sentences": self.sentences,
+                "dense": self.dense,
+            },
+            indent=2,
+        )
+
+    @classmethod
+    def read(cls, path: Path) -> Manifest:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            return cls(
+                format=int(data["format"]),
+                model=str(data["model"]),
+                dimension=int(data["dimension"]),
+                built_at=str(data["built_at"]),
+                articles=int(data["articles"]),
+                passages=int(data["passages"]),
+                sentences=int(data["sentences"]),
+                dense=str(data["dense"]),
+            )
+        except FileNotFoundError as exc:
+            raise IndexUnavailable(
+                f"The index at {path.parent} has no manifest; rebuild it with a reindex."
+            ) from exc
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise IndexUnavailable(
+                f"The index manifest {path} is unreadable ({exc}); rebuild it with a reindex."
+            ) from exc
+
+
+def current_version(index_dir: Path) -> Path:
+    """The folder of the version being served, or IndexUnavailable saying how to build one."""
+    pointer = index_dir / CURRENT
+    try:
+        name = pointer.read_text(encoding="utf-8").strip()
+    except FileNotFoundError as exc:
+        raise IndexUnavailable(
+            f"No index has been built in {index_dir} yet; run `citebot index` (or /reindex)."
+        ) from exc
+    except OSError as exc:
+        raise IndexUnavailable(f"Cannot read {pointer}: {exc}.") from exc
+    folder = index_dir / VERSIONS / name
+    if not name or "/" in name or not folder.is_dir():
+        raise IndexUnavailable(
+            f"{pointer} names a missing version {name!r}; rebuild with a reindex."
+        )
+    return folder
+
+
+def fsync_path(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def point_current(index_dir: Path, name: str) -> None:
+    """Make `name` the served version: durable, and atomic for every reader."""
+    tmp = index_dir / (CURRENT + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as handle:
+        handle.write(name + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, index_dir / CURRENT)
+    fsync_path(index_dir)
+
+
+class IndexVersion:
+    """One complete, validated version opened for reading."""
+
+    def __init__(
+        self,
+        folder: Path,
+        manifest: Manifest,
+        store: Store,
+        passages: DenseIndex,
+        passage_vectors: Vectors,
+        sentence_vectors: Vectors,
+    ) -> None:
+        self.folder = folder
+        self.manifest = manifest
+        self.store = store
+        self.passages = passages
+        self.passage_vectors = passage_vectors
+        self.sentence_vectors = sentence_vectors
+
+    @property
+    def name(self) -> str:
+        return self.folder.name
+
+    def stats(self) -> IndexStats:
+        m = self.manifest
+        return IndexStats(
+            articles=m.articles,
+            passages=m.passages,
+            model=m.model,
+            dimension=m.dimension,
+            built_at=m.built_at,
+            version=self.name,
+        )
+
+    def close(self) -> None:
+        self.store.close()
+
+    @classmethod
+    def open(cls, folder: Path, *, model: str, dimension: int) -> IndexVersion:
+        """Open and check a version; IndexUnavailable (or ModelMismatch) says what to do."""
+        manifest = Manifest.read(folder / MANIFEST)
+        if manifest.format != FORMAT:
+            raise IndexUnavailable(
+                f"The index in {folder} has format {manifest.format}, this citebot reads "
+                f"{FORMAT}; rebuild it with a reindex."
+            )
+        if manifest.model != model or manifest.dimension != dimension:
+            raise ModelMismatch(
+                f"The index was built with model {manifest.model!r} ({manifest.dimension} "
+                f"dimensions) but citebot is set to {model!r} ({dimension}); reindex to rebuild "
+                "it with the configured model, or set CITEBOT_MODEL back."
+            )
+        try:
+            store = Store.open(folder / DATABASE)
+        except sqlite3.Error as exc:
+            raise IndexUnavailable(
+                f"The index database in {folder} is damaged ({exc}); rebuild it with a reindex."
+            ) from exc
+        try:
+            articles, passages, sentences = store.counts()
+            passage_vectors = _load_vectors(folder / PASSAGE_VECTORS, passages, dimension)
+            sentence_vectors = _load_vectors(folder / SENTENCE_VECTORS, sentences, dimension)
+            if (articles, passages, sentences) != (
+                manifest.articles,
+                manifest.passages,
+                manifest.sentences,
+            ):
+                raise IndexUnavailable(
+                    f"The index in {folder} does not match its manifest; rebuild it with a reindex."
+                )
+            if manifest.dense == "ivf":
+                dense = _load_faiss(folder / PASSAGE_FAISS, passages)
+            else:
+                dense = DenseIndex.build(np.asarray(passage_vectors), ivf_threshold=passages + 1)
+        except sqlite3.Error as exc:
+            store.close()
+            raise IndexUnavailable(
+                f"The index database in {folder} is damaged ({exc}); rebuild it with a reindex."
+            ) from exc
+        except BaseException:
+            store.close()
+            raise
+        return cls(folder, manifest, store, dense, passage_vectors, sentence_vectors)
+
+
+def _load_vectors(path: Path, rows: int, dimension: int) -> Vectors:
+    try:
+        # Memory-mapped: sentence vectors are only read for the few candidates of a question.
+        array = np.load(path, mmap_mode="r", allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise IndexUnavailable(
+            f"The vector file {path} is missing or damaged ({exc}); rebuild with a reindex."
+        ) from exc
+    if array.dtype != np.float32 or array.shape != (rows, dimension):
+        raise IndexUnavailable(
+            f"The vector file {path} holds {array.shape} {array.dtype}, expected "
+            f"({rows}, {dimension}) float32; rebuild with a reindex."
+        )
+    return array  # type: ignore[no-any-return]
+
+
+def _load_faiss(path: Path, rows: int) -> DenseIndex:
+    try:
+        dense = DenseIndex.load(path)
+    except RuntimeError as exc:  # FAISS reports unreadable files as RuntimeError
+        raise IndexUnavailable(
+            f"The FAISS file {path} is damaged ({exc}); rebuild with a reindex."
+        ) from exc
+    if dense.size != rows:
+        raise IndexUnavailable(
+            f"The FAISS file {path} holds {dense.size} vectors, expected {rows}; reindex."
+        )
+    return dense

@@ -1,0 +1,429 @@
+"""Reading a folder of articles: plain text, Markdown, JSON, JSON Lines and HTML.
+
+A bad file never stops a build: it is left out and reported as `Skipped` with a reason in words.
+"""
+
+from __future__ import annotations
+
+import codecs
+import errno
+import json
+import os
+import re
+import stat
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from datetime import date, datetime
+from pathlib import Path
+
+import frontmatter
+import trafilatura
+from trafilatura.settings import set_date_params
+
+from retrieval.chunking import split_sentences
+from retrieval.errors import ArticleError
+from retrieval.types import Article, Skipped
+
+DEFAULT_MAX_BYTES = 5_000_000
+TEXT_SUFFIXES = frozenset({".txt"})
+MARKDOWN_SUFFIXES = frozenset({".md", ".markdown"})
+JSON_SUFFIXES = frozenset({".json", ".jsonl"})
+HTML_SUFFIXES = frozenset({".html", ".htm"})
+SUFFIXES = TEXT_SUFFIXES | MARKDOWN_SUFFIXES | JSON_SUFFIXES | HTML_SUFFIXES
+
+MAX_TITLE_CHARS = 200
+# Text files hold no NUL bytes; where one appears early the file is binary (or UTF-16 without a
+# byte order mark), and decoding it as text would index garbage.
+_BINARY_SNIFF_BYTES = 8192
+# An ATX heading, "## Title ##"; "#hashtag" is not one.
+_HEADING = re.compile(r" {0,3}#{1,6}[ \t]+(.*?\S)(?:[ \t]+#+)?[ \t]*$")
+_LOOP = "Cannot read this file: it is a symlink loop."
+
+
+@dataclass(frozen=True, slots=True)
+class LoadResult:
+    articles: tuple[Article, ...]
+    skipped: tuple[Skipped, ...]
+
+
+def load_articles(root: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> LoadResult:
+    """Read every article under `root`, in sorted path order; never raises for a bad file.
+
+    Hidden files and folders (a name starting with '.') and files of other kinds are passed
+    over without a word. A file symlink is read when it resolves inside `root` and skipped
+    when it leads outside; symlinked folders are never followed (so a link loop cannot hang
+    the walk), and one leading outside `root` is reported. Articles with identical text are
+    indexed once, the first keeping `path` and the rest listed in `other_paths`; a record whose
+    `id` was already taken by different text is skipped.
+
+    Raises `ArticleError` only when `root` itself is not a readable folder.
+    """
+    if not root.is_dir():
+        raise ArticleError(f"The articles folder {root} does not exist or is not a folder.")
+    base = root.resolve()
+    skipped: list[Skipped] = []
+    collector = _Collector()
+    for relpath, path in _walk(base, skipped):
+        try:
+            articles = _read_file(path, relpath, max_bytes, skipped)
+        except ArticleError as error:
+            skipped.append(Skipped(relpath, str(error)))
+            continue
+        for article in articles:
+            problem = collector.add(article)
+            if problem is not None:
+                skipped.append(Skipped(article.path, problem))
+    return LoadResult(collector.articles(), tuple(skipped))
+
+
+def load_file(
+    path: Path,
+    root: Path,
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    skipped: list[Skipped] | None = None,
+) -> list[Article]:
+    """Read the articles in one file under `root`; raise `ArticleError` saying why it cannot.
+
+    A JSON Lines or JSON list file holds many records: pass `skipped` to collect the bad ones
+    and keep the rest; without it the first bad record raises.
+    """
+    base = root.resolve()
+    absolute = path if path.is_absolute() else root / path
+    try:
+        relpath = absolute.relative_to(root).as_posix()
+    except ValueError:
+        try:
+            relpath = absolute.absolute().relative_to(base).as_posix()
+        except ValueError:
+            raise ArticleError(f"{path} is not inside the articles folder {root}.") from None
+    if absolute.is_symlink():
+        _check_link(absolute, base)
+    strict: list[Skipped] = []
+    articles = _read_file(absolute, relpath, max_bytes, strict if skipped is None else skipped)
+    if skipped is None and strict:
+        raise ArticleError(f"{strict[0].path}: {strict[0].reason}")
+    return articles
+
+
+class _Collector:
+    """Keeps the first article of each text and of each id, in the order they come."""
+
+    def __init__(self) -> None:
+        self._articles: list[Article] = []
+        self._by_text: dict[str, int] = {}
+        self._by_id: dict[str, int] = {}
+
+    def add(self, article: Article) -> str | None:
+        """Add `article`, or fold it into an earlier one; return why it was refused, if it was."""
+        same_text = self._by_text.get(article.text)
+        if same_text is not None:
+            first = self._articles[same_text]
+            paths = (*first.other_paths, article.path)
+            self._articles[same_text] = replace(first, other_paths=paths)
+            return None
+        same_id = self._by_id.get(article.id)
+        if same_id is not None:
+            first_path = self._articles[same_id].path
+            return f"The id '{article.id}' is already used by {first_path}, whose text differs."
+        self._by_text[article.text] = self._by_id[article.id] = len(self._articles)
+        self._articles.append(article)
+        return None
+
+    def articles(self) -> tuple[Article, ...]:
+        return tuple(self._articles)
+
+
+def _walk(base: Path, skipped: list[Skipped]) -> Iterator[tuple[str, Path]]:
+    """Yield `(relative POSIX path, path)` of each candidate article file, sorted by path."""
+    found: list[tuple[tuple[str, ...], str, Path]] = []
+
+    def unreadable(error: OSError) -> None:
+        where = _relpath(Path(error.filename), base) if error.filename else "."
+        skipped.append(Skipped(where, f"Cannot read this folder: {_os_reason(error)}."))
+
+    # followlinks=False: a symlinked folder is listed but never entered, so loops cannot hang.
+    for folder, dirnames, filenames in os.walk(base, onerror=unreadable, followlinks=False):
+        here = Path(folder)
+        dirnames[:] = sorted(name for name in dirnames if not name.startswith("."))
+        for name in dirnames:
+            if (here / name).is_symlink():
+                try:
+                    _check_link(here / name, base)
+                except ArticleError as error:
+                    skipped.append(Skipped(_relpath(here / name, base), str(error)))
+        for name in filenames:
+            if name.startswith(".") or Path(name).suffix.lower() not in SUFFIXES:
+                continue
+            path = here / name
+            relpath = _relpath(path, base)
+            found.append((tuple(relpath.split("/")), relpath, path))
+    for _, relpath, path in sorted(found):
+        if path.is_symlink():
+            try:
+                _check_link(path, base)
+            except ArticleError as error:
+                skipped.append(Skipped(relpath, str(error)))
+                continue
+        yield relpath, path
+
+
+def _check_link(link: Path, base: Path) -> None:
+    """Raise unless `link` resolves to something inside `base`."""
+    try:
+        target = link.resolve(strict=True)
+    except RuntimeError:  # Python 3.11 reports a symlink loop this way, later ones as ELOOP
+        raise ArticleError(_LOOP) from None
+    except OSError as error:
+        reason = (
+            _LOOP if error.errno == errno.ELOOP else f"Cannot read this file: {_os_reason(error)}."
+        )
+        raise ArticleError(reason) from None
+    if not target.is_relative_to(base):
+        raise ArticleError("It links outside the articles folder, so it was not followed.")
+
+
+def _read_file(path: Path, relpath: str, max_bytes: int, skipped: list[Skipped]) -> list[Article]:
+    suffix = path.suffix.lower()
+    if suffix not in SUFFIXES:
+        raise ArticleError(f"Unsupported kind of file; use one of {', '.join(sorted(SUFFIXES))}.")
+    text = _decode(_read_bytes(path, max_bytes))
+    if suffix in TEXT_SUFFIXES:
+        return [_plain(text, relpath)]
+    if suffix in MARKDOWN_SUFFIXES:
+        return [_markdown(text, relpath)]
+    if suffix in HTML_SUFFIXES:
+        return [_html(text, relpath)]
+    if suffix == ".jsonl":
+        return _json_lines(text, relpath, skipped)
+    return _json(text, relpath, skipped)
+
+
+def _read_bytes(path: Path, max_bytes: int) -> bytes:
+    try:
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            # A FIFO or device named like an article would block or never end.
+            raise ArticleError("Not a regular file.")
+        if info.st_size > max_bytes:
+            raise ArticleError(
+                f"The file is {info.st_size:,} bytes, over the limit of {max_bytes:,} bytes."
+            )
+        with path.open("rb") as handle:
+            # Read one byte past the limit: the file may have grown since stat.
+            data = handle.read(max_bytes + 1)
+    except OSError as error:
+        raise ArticleError(f"Cannot read this file: {_os_reason(error)}.") from None
+    if len(data) > max_bytes:
+        raise ArticleError(f"The file is over the limit of {max_bytes:,} bytes.")
+    return data
+
+
+def _decode(data: bytes) -> str:
+    """Decode text: UTF-8 (or UTF-16 with a byte order mark), else Windows-1252, else Latin-1.
+
+    Old news archives are often Windows-1252; Latin-1 decodes any bytes at all, so a file is
+    never lost to its encoding.
+    """
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            pass
+    if b"\x00" in data[:_BINARY_SNIFF_BYTES]:
+        raise ArticleError("It is a binary file, not text.")
+    for encoding in ("utf-8-sig", "cp1252"):
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    return data.decode("latin-1")
+
+
+def _plain(text: str, relpath: str) -> Article:
+    body = _body(text)
+    return Article(id=relpath, title=_title_of(body), text=body, path=relpath)
+
+
+def _markdown(text: str, relpath: str) -> Article:
+    try:
+        post = frontmatter.loads(text)
+    except Exception as error:  # YAML, TOML and JSON front matter each raise their own errors
+        reason = " ".join(str(error).split())
+        raise ArticleError(f"The front matter cannot be read: {reason}") from None
+    meta = post.metadata
+    body = _body(post.content)
+    title = _string(meta.get("title")) or _markdown_heading(body) or _title_of(body)
+    return Article(
+        id=relpath,
+        title=title,
+        text=body,
+        path=relpath,
+        url=_string(meta.get("url")),
+        published=_published(meta.get("published")),
+        source=_string(meta.get("source")),
+    )
+
+
+def _html(text: str, relpath: str) -> Article:
+    try:
+        document = trafilatura.bare_extraction(
+            text,
+            include_comments=False,
+            include_tables=False,
+            favor_precision=True,
+            with_metadata=True,
+            # No extensive search: it takes dates mentioned in the story ("on 1 May 2019") for
+            # the publication date; a date stays unknown rather than guessed.
+            date_extraction_params=set_date_params(extensive=False),
+        )
+    except Exception as error:  # a third-party parser on arbitrary markup
+        raise ArticleError(f"The HTML cannot be parsed: {error}") from None
+    extracted = None if document is None else getattr(document, "text", None)
+    if not isinstance(extracted, str) or not extracted.strip():
+        raise ArticleError("No main text found in HTML.")
+    body = extracted.strip()
+    return Article(
+        id=relpath,
+        title=_string(getattr(document, "title", None)) or _title_of(body),
+        text=body,
+        path=relpath,
+        url=_string(getattr(document, "url", None)),
+        published=_published(getattr(document, "date", None)),
+        source=_string(getattr(document, "sitename", None)),
+    )
+
+
+def _json_lines(text: str, relpath: str, skipped: list[Skipped]) -> list[Article]:
+    if not text.strip():
+        raise ArticleError("The file is empty.")
+    articles: list[Article] = []
+    # Split on "\n" only: JSON strings may hold raw U+2028 and friends, which `splitlines` breaks.
+    for lineno, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        where = f"{relpath}:{lineno}"
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            skipped.append(Skipped(where, f"Not valid JSON: {error.msg} (column {error.colno})."))
+            continue
+        try:
+            articles.append(_record(record, where, where))
+        except ArticleError as error:
+            skipped.append(Skipped(where, str(error)))
+    return articles
+
+
+def _json(text: str, relpath: str, skipped: list[Skipped]) -> list[Article]:
+    if not text.strip():
+        raise ArticleError("The file is empty.")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ArticleError(
+            f"Not valid JSON: {error.msg} (line {error.lineno}, column {error.colno})."
+        ) from None
+    if isinstance(data, dict):
+        return [_record(data, relpath, relpath)]
+    if not isinstance(data, list):
+        raise ArticleError("Expected a JSON object or a list of objects.")
+    articles: list[Article] = []
+    for i, record in enumerate(data):
+        where = f"{relpath}#{i}"
+        try:
+            articles.append(_record(record, where, where))
+        except ArticleError as error:
+            skipped.append(Skipped(where, str(error)))
+    return articles
+
+
+def _record(record: object, default_id: str, path: str) -> Article:
+    """An article from one JSON record shaped like the eval sets' `articles.jsonl` lines."""
+    if not isinstance(record, dict):
+        raise ArticleError("Expected a JSON object with a 'text' field.")
+    text = record.get("text")
+    if not isinstance(text, str):
+        reason = "has no 'text' field" if text is None else "has a 'text' that is not a string"
+        raise ArticleError(f"The record {reason}.")
+    body = _body(text)
+    raw_id = record.get("id")
+    article_id = default_id if raw_id is None or raw_id == "" else str(raw_id)
+    return Article(
+        id=article_id,
+        title=_string(record.get("title")) or _title_of(body),
+        text=body,
+        path=path,
+        url=_string(record.get("url")),
+        published=_published(record.get("published")),
+        source=_string(record.get("source")),
+    )
+
+
+def _body(text: str) -> str:
+    body = text.strip()
+    if not body:
+        raise ArticleError("The article is empty.")
+    return body
+
+
+def _title_of(body: str) -> str:
+    """The first line when there are several, else the first sentence; trimmed to a length."""
+    lines = [line.strip() for line in body.splitlines() if line.strip()]
+    if len(lines) > 1:
+        title = lines[0]
+    else:
+        spans = split_sentences(body[: MAX_TITLE_CHARS * 4])
+        title = body[spans[0][0] : spans[0][1]] if spans else body
+    return _shorten(title)
+
+
+def _markdown_heading(body: str) -> str | None:
+    for line in body.splitlines():
+        heading = _HEADING.match(line)
+        if heading:
+            return _shorten(heading[1])
+    return None
+
+
+def _shorten(title: str) -> str:
+    title = " ".join(title.split())
+    if len(title) <= MAX_TITLE_CHARS:
+        return title
+    cut = title.rfind(" ", 0, MAX_TITLE_CHARS)
+    return title[: cut if cut > MAX_TITLE_CHARS // 2 else MAX_TITLE_CHARS].rstrip() + "…"
+
+
+def _string(value: object) -> str | None:
+    """A metadata value as text, or None: numbers become text, other shapes are dropped."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def _published(value: object) -> str | None:
+    """`YYYY-MM-DD` when `value` is an ISO date or date-time; otherwise None, never a guess."""
+    if isinstance(value, date):  # a datetime is a date too
+        return value.isoformat()[:10]
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    for parse in (date.fromisoformat, datetime.fromisoformat):
+        try:
+            parsed: date = parse(text)
+        except ValueError:
+            continue
+        return parsed.isoformat()[:10]
+    return None
+
+
+def _relpath(path: Path, base: Path) -> str:
+    try:
+        return path.relative_to(base).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def _os_reason(error: OSError) -> str:
+    return error.strerror or str(error)

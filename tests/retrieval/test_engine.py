@@ -1,0 +1,181 @@
+"""The engine end to end on tiny corpora with the deterministic fake encoder."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from retrieval import Engine, IndexUnavailable, InvalidQuestion, ModelMismatch, ReindexInProgress
+from retrieval.build import build_index, reindex_lock
+from retrieval.encoder import FakeEncoder
+from retrieval.index import current_version
+from tests.conftest import CORPUS, CountingEncoder
+
+WORDS = sorted({w.strip(".,'?") for text in CORPUS.values() for w in text.split()} - {""})
+
+
+def test_answer_quotes_the_article_verbatim(fake_engine: Engine) -> None:
+    answer = fake_engine.ask("How many workers will the chipmaker hire?")
+    assert answer.citation is not None
+    c = answer.citation
+    assert c.source.article_id == "chips-1"
+    assert c.snippet == "It expects to hire 3,000 workers by 2027."
+    article = fake_engine.sources()
+    assert [s.article_id for s in article] == ["chips-1", "rain.md", "lee.txt"]
+
+
+def test_markdown_metadata_travels_with_the_citation(fake_engine: Engine) -> None:
+    answer = fake_engine.ask("How many people did emergency services rescue from flooded cars?")
+    assert answer.citation is not None
+    source = answer.citation.source
+    assert (source.title, source.url, source.published) == (
+        "Floods in Valencia",
+        "https://example.org/valencia",
+        "2024-10-30",
+    )
+
+
+def test_unrelated_question_abstains_with_nearest_articles(fake_engine: Engine) -> None:
+    answer = fake_engine.ask("Quantum entanglement spectroscopy bandwidth?")
+    assert answer.abstained
+    assert answer.citation is None
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.lists(st.sampled_from(WORDS), min_size=1, max_size=8))
+def test_every_citation_keeps_the_offsets_contract(fake_engine: Engine, words: list[str]) -> None:
+    question = " ".join(words) + "?"
+    for mode in ("hybrid", "dense", "bm25"):
+        answer = fake_engine.ask(question, mode=mode)  # type: ignore[arg-type]
+        if answer.citation is None:
+            continue
+        c = answer.citation
+        text = {a.id: a for a in _articles(fake_engine)}[c.source.article_id].text
+        assert text[c.start : c.end] == c.snippet
+        assert c.snippet.strip() == c.snippet and c.snippet
+
+
+def _articles(engine: Engine) -> list:  # type: ignore[type-arg]
+    with engine._reading() as version:
+        return version.store.articles()
+
+
+@pytest.mark.parametrize("question", ["", "   ", "?!…", "🙂🙂", "\u200b\u200b", "\x00\x07"])
+def test_questions_without_words_are_refused_clearly(fake_engine: Engine, question: str) -> None:
+    with pytest.raises(InvalidQuestion, match="Ask a question in words"):
+        fake_engine.ask(question)
+
+
+def test_reindex_embeds_only_what_changed_and_forgets_what_was_removed(
+    corpus: Path, tmp_path: Path, fake_encoder: CountingEncoder
+) -> None:
+    engine = Engine(tmp_path / "index", corpus, fake_encoder)
+    first = engine.reindex()
+    assert first.added == ("chips-1", "lee.txt", "rain.md")
+
+    fake_encoder.texts.clear()
+    same = engine.reindex()
+    assert (same.added, same.changed, same.removed, same.unchanged) == ((), (), (), 3)
+    assert fake_encoder.texts == []
+
+    (corpus / "new.txt").write_text("Volcano erupts\nThe volcano erupted near Catania.")
+    (corpus / "rain.md").write_text(CORPUS["rain.md"].replace("200 people", "350 people"))
+    (corpus / "lee.txt").unlink()
+    fake_encoder.texts.clear()
+    report = engine.reindex()
+    assert (report.added, report.changed, report.removed, report.unchanged) == (
+        ("new.txt",),
+        ("rain.md",),
+        ("lee.txt",),
+        1,
+    )
+    embedded = " ".join(fake_encoder.texts)
+    assert "Catania" in embedded and "350 people" in embedded
+    assert "chipmaker" not in embedded and "Xiaomi" not in embedded
+
+    for mode in ("dense", "bm25", "hybrid"):
+        found = engine.search("Lee Xiaomi phone selfies Xi Japan", mode=mode, k=20)  # type: ignore[arg-type]
+        assert all(h.article_id != "lee.txt" for h in found), mode
+        answer = engine.ask("Lee Xiaomi phone selfies", mode=mode)  # type: ignore[arg-type]
+        assert "lee.txt" not in answer.ranked_article_ids
+    changed = engine.ask("How many people were rescued from flooded cars?")
+    assert changed.citation is not None and "350 people" in changed.citation.snippet
+    engine.close()
+
+
+def test_a_bad_file_is_skipped_and_reported_never_stopping_the_build(
+    corpus: Path, tmp_path: Path, fake_encoder: CountingEncoder
+) -> None:
+    (corpus / "broken.bin.txt").write_bytes(b"\x00\x01\x02binary\x00")
+    (corpus / "empty.txt").write_text("   \n")
+    engine = Engine(tmp_path / "index", corpus, fake_encoder)
+    report = engine.reindex()
+    assert report.stats.articles == 3
+    assert {s.path for s in report.skipped} == {"broken.bin.txt", "empty.txt"}
+    assert all(s.reason for s in report.skipped)
+    engine.close()
+
+
+class ExplodingEncoder(CountingEncoder):
+    def encode_documents(self, texts):  # type: ignore[no-untyped-def]
+        if any("Catania" in t for t in texts):
+            raise RuntimeError("encoder died mid-build")
+        return super().encode_documents(texts)
+
+
+def test_failed_reindex_leaves_the_previous_index_serving(corpus: Path, tmp_path: Path) -> None:
+    engine = Engine(tmp_path / "index", corpus, ExplodingEncoder(FakeEncoder()))
+    first = engine.reindex()
+    served = current_version(tmp_path / "index")
+    (corpus / "new.txt").write_text("Volcano erupts\nThe volcano erupted near Catania.")
+    with pytest.raises(RuntimeError, match="mid-build"):
+        engine.reindex()
+    assert current_version(tmp_path / "index") == served
+    assert engine.stats() == first.stats
+    assert not list((tmp_path / "index").glob("building-*"))
+    fresh = Engine(tmp_path / "index", corpus, FakeEncoder())
+    assert fresh.load() and fresh.stats().articles == 3
+    answer = fresh.ask("How many workers will the chipmaker hire?")
+    assert answer.citation is not None
+    fresh.close()
+    engine.close()
+
+
+def test_an_index_built_with_another_model_is_refused(corpus: Path, tmp_path: Path) -> None:
+    build_index(corpus, tmp_path / "index", FakeEncoder(dimension=256))
+    other = Engine(tmp_path / "index", corpus, FakeEncoder(dimension=128))
+    assert not other.load()
+    assert other.unavailable_reason is not None and "reindex" in other.unavailable_reason
+    with pytest.raises(ModelMismatch):
+        from retrieval.index import IndexVersion
+
+        IndexVersion.open(current_version(tmp_path / "index"), model="fake", dimension=128)
+    with pytest.raises(IndexUnavailable, match="reindex"):
+        other.ask("anything at all")
+
+
+def test_one_reindex_at_a_time(corpus: Path, tmp_path: Path) -> None:
+    with reindex_lock(tmp_path / "index"), pytest.raises(ReindexInProgress):
+        build_index(corpus, tmp_path / "index", FakeEncoder())
+
+
+def test_no_index_yet_says_how_to_build_one(corpus: Path, tmp_path: Path) -> None:
+    engine = Engine(tmp_path / "index", corpus, FakeEncoder())
+    assert not engine.load()
+    assert "citebot index" in (engine.unavailable_reason or "")
+
+
+def test_retrieval_never_imports_discord() -> None:
+    code = (
+        "import sys, retrieval, retrieval.build, retrieval.engine, retrieval.evaluation;"
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('discord', 'dotenv')];"
+        "assert not bad, bad"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
