@@ -1,0 +1,42 @@
+"""A local fake Discord (REST + gateway + interactions on 127.0.0.1) that runs an unmodified
+discord.py bot, for tests and for ``citebot chat``. Built against discord.py 2.7's payloads.
+
+    async with LocalDiscord() as fake:
+        async with fake.running(lambda: MyBot(**fake.client_options)) as session:
+            answer = await (await session.send_message("hi", mention_bot=True)).wait_messages()
+            run = await session.invoke("ask", {"question": "..."}, user=session.users.mod)
+            result = await run.wait_done()
+"""
+
+from .errors import BotNotReady, InteractionFailed, InvocationError, LocalDiscordError
+from .faults import Fault
+from .gateway import ConnectionRecord
+from .harness import BotSession, Exchange, Invocation, UserMessage
+from .records import BotMessage, InteractionAction, InteractionResult, RecordedRequest
+from .render import render_embed, render_message, render_result
+from .server import LocalDiscord
+from .world import Channel, Role, User
+
+__all__ = [
+    "BotMessage",
+    "BotNotReady",
+    "BotSession",
+    "Channel",
+    "ConnectionRecord",
+    "Exchange",
+    "Fault",
+    "InteractionAction",
+    "InteractionFailed",
+    "InteractionResult",
+    "Invocation",
+    "InvocationError",
+    "LocalDiscord",
+    "LocalDiscordError",
+    "RecordedRequest",
+    "Role",
+    "User",
+    "UserMessage",
+    "render_embed",
+    "render_message",
+    "render_result",
+]

@@ -1,0 +1,318 @@
+"""``LocalDiscord``: the fake Discord on 127.0.0.1 (REST + gateway) and its test-side controls.
+
+async with LocalDiscord() as fake:
+    async with fake.running(lambda: MyBot(**fake.client_options)) as session:
+        exchange = await session.send_message("hello", mention_bot=True)
+        replies = await exchange.wait_messages(1)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import Callable, Mapping
+from contextlib import AbstractAsyncContextManager
+from types import TracebackType
+from typing import Any, TypeVar
+
+import discord
+from aiohttp import web
+
+from . import commands, harness, payloads, rest
+from .commands import CommandRegistry
+from .errors import LocalDiscordError
+from .faults import Fault, Faults
+from .gateway import (
+    INTENT_DIRECT_MESSAGES,
+    INTENT_GUILD_MESSAGES,
+    INTENT_MESSAGE_CONTENT,
+    ConnectionRecord,
+    Gateway,
+)
+from .interactions import InteractionBook, PendingInteraction
+from .messages import MessageStore, StoredMessage
+from .records import EPHEMERAL, BotMessage, Changes, RecordedRequest
+from .world import Channel, Named, Role, User, World
+
+T = TypeVar("T")
+BotT = TypeVar("BotT", bound=discord.Client)
+JSON = dict[str, Any]
+
+
+class LocalDiscord:
+    """A fake Discord for one bot: guild, users, channels, the REST API and the gateway.
+
+    ``ack_deadline`` is how long the bot has to acknowledge an interaction (3 s on Discord).
+    """
+
+    def __init__(
+        self,
+        *,
+        token: str = "localdiscord-bot-token",
+        guild_name: str = "Local Guild",
+        bot_name: str = "citebot",
+        ack_deadline: float = 3.0,
+        heartbeat_interval: float = 41.25,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        self.token = token
+        self.ack_deadline = ack_deadline
+        self.world = World(guild_name=guild_name, bot_name=bot_name)
+        self.changes = Changes()
+        self.messages = MessageStore(self.world)
+        self.commands = CommandRegistry(self.world)
+        self.faults = Faults()
+        self.gateway = Gateway(
+            self.world, self.changes, token=token, heartbeat_interval=heartbeat_interval
+        )
+        self.interactions = InteractionBook(self)
+        self.requests: list[RecordedRequest] = []
+        self._host, self._port = host, port
+        self._runner: web.AppRunner | None = None
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        app = web.Application(middlewares=[rest.middleware])
+        app[rest.SERVER] = self
+        rest.add_routes(app)
+        app.router.add_get("/", self.gateway.handle)
+        app.router.add_get("/resume", self.gateway.handle)
+        self._runner = web.AppRunner(
+            app, handle_signals=False, access_log=None, shutdown_timeout=1.0
+        )
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self._host, self._port)
+        await site.start()
+        self._port = int(self._runner.addresses[0][1])
+        self.gateway.resume_url = f"ws://{self._host}:{self._port}/resume"
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self.gateway.close_all()
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> LocalDiscord:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{self._host}:{self._port}{rest.API}"
+
+    @property
+    def gateway_url(self) -> str:
+        return f"ws://{self._host}:{self._port}/"
+
+    @property
+    def client_options(self) -> dict[str, Any]:
+        """Keyword arguments for the bot's ``discord.Client`` that make start-up fast here:
+        READY waits ``guild_ready_timeout`` (2 s by default) after the last GUILD_CREATE."""
+        return {"guild_ready_timeout": 0.1}
+
+    def running(
+        self,
+        bot_factory: Callable[[], BotT],
+        *,
+        token: str | None = None,
+        reconnect: bool = False,
+        ready_timeout: float = 10.0,
+    ) -> AbstractAsyncContextManager[harness.BotSession[BotT]]:
+        """Point discord.py here, build the bot, log in (``setup_hook`` runs, so command syncs
+        land), connect, wait for ``on_ready``; close the bot on exit. ``reconnect`` is passed to
+        ``bot.connect``: False surfaces gateway errors instead of retrying with back-off
+        (op 7 RECONNECT and RESUME work either way)."""
+        return harness.run_bot(
+            self, bot_factory, token=token, reconnect=reconnect, ready_timeout=ready_timeout
+        )
+
+    # -- the population --------------------------------------------------------------------------
+
+    @property
+    def users(self) -> Named[User]:
+        return self.world.named_users
+
+    @property
+    def channels(self) -> Named[Channel]:
+        return self.world.named_channels
+
+    @property
+    def roles(self) -> Named[Role]:
+        return self.world.named_roles
+
+    @property
+    def bot_user(self) -> User:
+        return self.world.bot_user
+
+    @property
+    def bot_messages(self) -> list[BotMessage]:
+        """Every create, edit and delete the bot made, in order, as snapshots."""
+        return list(self.messages.bot_log)
+
+    # -- fault injection ----------------------------------------------------------------------
+
+    def fail_next(
+        self,
+        method: str,
+        path_regex: str,
+        status: int = 429,
+        *,
+        times: int = 1,
+        retry_after: float = 0.05,
+        is_global: bool = False,
+    ) -> Fault:
+        """Answer the next ``times`` requests matching ``method`` (or ``"*"``) and
+        ``path_regex`` (full match against the path after ``/api/v10``, e.g.
+        ``r"/channels/\\d+/messages"``) with ``status``. A 429 carries ``retry_after`` seconds
+        and the ``Via`` header that makes discord.py retry."""
+        return self.faults.add(
+            method, path_regex, status, times=times, retry_after=retry_after, is_global=is_global
+        )
+
+    async def request_reconnect(self, *, wait: bool = True, timeout: float = 10.0) -> None:
+        """Send op 7 RECONNECT; with ``wait``, return once the bot has RESUMEd."""
+        before = self.gateway.resumes
+        await self.gateway.request_reconnect()
+        if wait:
+            await self._wait_resumed(before, timeout)
+
+    async def drop_connection(
+        self, code: int = 4000, *, wait: bool = True, timeout: float = 10.0
+    ) -> None:
+        """Close the bot's gateway socket with ``code``; with ``wait``, until it has RESUMEd."""
+        before = self.gateway.resumes
+        await self.gateway.drop_connection(code)
+        if wait:
+            await self._wait_resumed(before, timeout)
+
+    async def _wait_resumed(self, before: int, timeout: float) -> None:
+        await self.wait_for(
+            lambda: True if self.gateway.resumes > before else None,
+            timeout=timeout,
+            describe=lambda: f"the bot did not RESUME; connections: {self.gateway.connections}",
+        )
+
+    @property
+    def connections(self) -> list[ConnectionRecord]:
+        return list(self.gateway.connections)
+
+    # -- waiting ----------------------------------------------------------------------------------
+
+    async def wait_for(
+        self,
+        check: Callable[[], T | None],
+        *,
+        timeout: float = 10.0,
+        describe: Callable[[], str] = lambda: "condition not met",
+    ) -> T:
+        """Await the first non-None ``check()``, re-checked after every recorded action."""
+        return await self.changes.wait_for(check, timeout=timeout, describe=describe)
+
+    # -- delivering to the bot ------------------------------------------------------------------
+
+    def _content_visible(self, stored: StoredMessage) -> bool:
+        # Discord sends content without the intent for DMs, the bot's own messages and
+        # messages that mention the bot.
+        if self.gateway.has_intent(INTENT_MESSAGE_CONTENT) or stored.channel.is_dm:
+            return True
+        bot_id = str(self.world.bot_user.id)
+        mentioned = any(u["id"] == bot_id for u in stored.payload["mentions"])
+        return stored.author.id == self.world.bot_user.id or mentioned
+
+    async def publish(self, event: str, stored: StoredMessage) -> None:
+        """Dispatch MESSAGE_CREATE/UPDATE/DELETE as Discord would for this bot's intents."""
+        self.changes.changed()
+        if stored.payload["flags"] & EPHEMERAL:
+            return
+        needed = INTENT_DIRECT_MESSAGES if stored.channel.is_dm else INTENT_GUILD_MESSAGES
+        if not self.gateway.has_intent(needed):
+            return
+        if event == "MESSAGE_DELETE":
+            data: JSON = {"id": str(stored.id), "channel_id": str(stored.channel.id)}
+            if stored.channel.guild_id is not None:
+                data["guild_id"] = str(stored.channel.guild_id)
+        else:
+            data = payloads.gateway_message(
+                self.world, stored.payload, stored.channel, stored.author
+            )
+            if not self._content_visible(stored):
+                data.update(content="", embeds=[], attachments=[], components=[])
+        await self.gateway.dispatch(event, data)
+
+    def _require_bot(self) -> None:
+        if self.gateway.intents is None:
+            raise LocalDiscordError("no bot has connected to the gateway yet")
+
+    async def post_user_message(
+        self, author: User, channel: Channel, content: str, *, reply_to: int | None = None
+    ) -> StoredMessage:
+        self._require_bot()
+        body: JSON = {"content": content}
+        if reply_to is not None:
+            body["message_reference"] = {"message_id": reply_to}
+        stored = self.messages.create(channel, author, body)
+        await self.publish("MESSAGE_CREATE", stored)
+        return stored
+
+    async def create_interaction(
+        self,
+        command: str,
+        options: Mapping[str, object],
+        *,
+        user: User,
+        channel: Channel,
+        permissions: int | None,
+        role_ids: list[int] | None,
+        locale: str,
+        check_visible: bool,
+    ) -> PendingInteraction:
+        self._require_bot()
+        path = command.removeprefix("/").split()
+        registered = self.commands.find(path[0], in_guild=not channel.is_dm)
+        member = self.world.members.get(user.id)
+        roles = list(member.role_ids if member else []) if role_ids is None else role_ids
+        perms = self.world.permissions_of(user.id) if permissions is None else permissions
+        if check_visible:
+            commands.check_visible(
+                self.world, registered, permissions=perms, in_dm=channel.is_dm, user_name=user.name
+            )
+        data = commands.invocation_data(registered, path[1:], options)
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        pending = PendingInteraction(
+            self.world.new_id(),
+            secrets.token_urlsafe(48),
+            " ".join(path),
+            user,
+            channel,
+            created=now,
+            deadline=now + self.ack_deadline,
+        )
+        self.interactions.add(pending)
+        # Wake waiters at the deadline so an unacknowledged interaction fails promptly.
+        loop.call_at(pending.deadline + 0.001, self.changes.changed)
+        await self.gateway.dispatch(
+            "INTERACTION_CREATE",
+            payloads.interaction_payload(
+                self.world,
+                interaction_id=pending.id,
+                token=pending.token,
+                user=user,
+                channel=channel,
+                data=data,
+                permissions=perms,
+                role_ids=roles,
+                locale=locale,
+            ),
+        )
+        return pending

@@ -1,0 +1,236 @@
+"""The fake Discord's population: one guild, its roles, channels and members, plus DM channels.
+
+Everything here is plain data. Payload shapes live in ``payloads.py``; the server mutates a
+``World`` and the harness hands its ``User``/``Channel``/``Role`` records to tests.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Generic, Literal, TypeVar
+
+import discord
+
+# Discord's epoch (2015-01-01T00:00:00Z) in milliseconds, as in discord.utils.DISCORD_EPOCH.
+DISCORD_EPOCH_MS = 1_420_070_400_000
+
+T = TypeVar("T")
+
+
+class SnowflakeFactory:
+    """Unique, increasing, realistic snowflakes (19 digits today), like Discord's.
+
+    discord.py's mention regexes and converters expect 15-20 digits, and ``created_at`` reads the
+    timestamp bits, so ids are built the way Discord builds them rather than counted from 1.
+    """
+
+    def __init__(self) -> None:
+        self._last = 0
+
+    def __call__(self) -> int:
+        now = (int(time.time() * 1000) - DISCORD_EPOCH_MS) << 22
+        self._last = max(now, self._last + 1)
+        return self._last
+
+
+@dataclass(frozen=True)
+class User:
+    id: int
+    name: str
+    bot: bool = False
+
+    @property
+    def mention(self) -> str:
+        return f"<@{self.id}>"
+
+
+@dataclass(frozen=True)
+class Role:
+    id: int
+    name: str
+    permissions: int
+    position: int
+    managed: bool = False
+
+    @property
+    def mention(self) -> str:
+        return f"<@&{self.id}>"
+
+
+@dataclass(frozen=True)
+class Channel:
+    id: int
+    name: str
+    kind: Literal["text", "dm"]
+    guild_id: int | None
+    position: int = 0
+    recipient_id: int | None = None  # the human side of a DM channel
+
+    @property
+    def is_dm(self) -> bool:
+        return self.kind == "dm"
+
+    @property
+    def mention(self) -> str:
+        return f"<#{self.id}>"
+
+
+@dataclass
+class Member:
+    user: User
+    role_ids: list[int] = field(default_factory=list)
+    nick: str | None = None
+    joined_at: str = "2024-01-01T00:00:00+00:00"
+
+
+class Named(Generic[T]):
+    """Read-only name lookup with attribute access: ``users.alice`` or ``users["alice"]``."""
+
+    def __init__(self, items: Mapping[str, T]) -> None:
+        self._items = items
+
+    def __getattr__(self, name: str) -> T:
+        try:
+            return self._items[name]
+        except KeyError:
+            raise AttributeError(f"no entry named {name!r}; known: {sorted(self._items)}") from None
+
+    def __getitem__(self, name: str) -> T:
+        return self.__getattr__(name)
+
+    def __iter__(self) -> Iterator[T]:
+        return iter(list(self._items.values()))
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+# What a new guild's @everyone gets on Discord today, close enough for permission checks.
+EVERYONE_PERMISSIONS = discord.Permissions(
+    view_channel=True,
+    send_messages=True,
+    send_messages_in_threads=True,
+    create_public_threads=True,
+    embed_links=True,
+    attach_files=True,
+    add_reactions=True,
+    use_external_emojis=True,
+    read_message_history=True,
+    use_application_commands=True,
+    change_nickname=True,
+    connect=True,
+    speak=True,
+).value
+MODERATOR_PERMISSIONS = discord.Permissions(manage_guild=True, manage_messages=True).value
+ALL_PERMISSIONS = discord.Permissions.all().value
+ADMINISTRATOR = discord.Permissions(administrator=True).value
+
+
+class World:
+    """One guild with users ``alice``, ``bob`` (plain members), ``mod`` (Moderators role: Manage
+    Server, Manage Messages) and ``owner`` (guild owner, so every permission), channels
+    ``general`` and ``news``, and the bot user."""
+
+    def __init__(self, *, guild_name: str = "Local Guild", bot_name: str = "citebot") -> None:
+        self.new_id = SnowflakeFactory()
+        self.guild_id = self.new_id()
+        self.guild_name = guild_name
+        self.bot_user = User(self.new_id(), bot_name, bot=True)
+        self.users: dict[int, User] = {self.bot_user.id: self.bot_user}
+        self.members: dict[int, Member] = {}
+        self.roles: dict[int, Role] = {}
+        self.channels: dict[int, Channel] = {}
+        self._names: dict[str, User] = {}
+        self._channel_names: dict[str, Channel] = {}
+        self._role_names: dict[str, Role] = {}
+        self._positions = itertools.count(1)
+
+        self.add_role("@everyone", EVERYONE_PERMISSIONS, role_id=self.guild_id, position=0)
+        moderators = self.add_role("Moderators", MODERATOR_PERMISSIONS)
+        bot_role = self.add_role(bot_name, EVERYONE_PERMISSIONS, managed=True)
+        self.members[self.bot_user.id] = Member(self.bot_user, [bot_role.id])
+        for name in ("alice", "bob"):
+            self.add_user(name)
+        self.add_user("mod", role_ids=[moderators.id])
+        self.owner = self.add_user("owner")
+        for name in ("general", "news"):
+            self.add_channel(name)
+
+    # -- population -------------------------------------------------------------------------
+
+    def add_user(self, name: str, *, bot: bool = False, role_ids: list[int] | None = None) -> User:
+        if name in self._names:
+            raise ValueError(f"a user named {name!r} already exists; pick another name")
+        user = User(self.new_id(), name, bot=bot)
+        self.users[user.id] = user
+        self._names[name] = user
+        self.members[user.id] = Member(user, list(role_ids or []))
+        return user
+
+    def add_role(
+        self,
+        name: str,
+        permissions: int,
+        *,
+        role_id: int | None = None,
+        position: int | None = None,
+        managed: bool = False,
+    ) -> Role:
+        pos = next(self._positions) if position is None else position
+        role = Role(role_id or self.new_id(), name, permissions, pos, managed=managed)
+        self.roles[role.id] = role
+        self._role_names[name] = role
+        return role
+
+    def add_channel(self, name: str) -> Channel:
+        if name in self._channel_names:
+            raise ValueError(f"a channel named {name!r} already exists; pick another name")
+        channel = Channel(
+            self.new_id(), name, "text", self.guild_id, position=len(self._channel_names)
+        )
+        self.channels[channel.id] = channel
+        self._channel_names[name] = channel
+        return channel
+
+    def dm_channel(self, user: User) -> Channel:
+        """The DM channel between the bot and ``user``, created on first use."""
+        for channel in self.channels.values():
+            if channel.is_dm and channel.recipient_id == user.id:
+                return channel
+        channel = Channel(self.new_id(), user.name, "dm", None, recipient_id=user.id)
+        self.channels[channel.id] = channel
+        return channel
+
+    # -- lookups ----------------------------------------------------------------------------
+
+    @property
+    def named_users(self) -> Named[User]:
+        return Named(self._names)
+
+    @property
+    def named_channels(self) -> Named[Channel]:
+        return Named(self._channel_names)
+
+    @property
+    def named_roles(self) -> Named[Role]:
+        return Named(self._role_names)
+
+    def guild_channels(self) -> list[Channel]:
+        return [c for c in self.channels.values() if not c.is_dm]
+
+    def permissions_of(self, user_id: int) -> int:
+        """Guild-level permissions, resolved as Discord does (owner and Administrator: all)."""
+        if user_id == self.owner.id:
+            return ALL_PERMISSIONS
+        member = self.members.get(user_id)
+        if member is None:
+            return 0
+        value = self.roles[self.guild_id].permissions
+        for role_id in member.role_ids:
+            role = self.roles.get(role_id)
+            if role is not None:
+                value |= role.permissions
+        return ALL_PERMISSIONS if value & ADMINISTRATOR else value
