@@ -8,6 +8,7 @@ The plain modes keep to their own signal so they stay honest baselines.
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 
@@ -16,9 +17,9 @@ import numpy as np
 from retrieval.dates import resolve_relative
 from retrieval.encoder import Encoder
 from retrieval.index import IndexVersion
-from retrieval.questions import offers, question_kind
+from retrieval.questions import Kind, offers, question_kind
 from retrieval.search import Ranked, rank_passages
-from retrieval.store import keyword_terms
+from retrieval.store import PassageRow, keyword_terms
 from retrieval.types import Answer, Article, Citation, Mode, Source
 
 DEFAULT_THRESHOLD = 0.35
@@ -40,6 +41,7 @@ class _Candidate:
     article_id: str
     start: int
     end: int
+    text: str
     score: float
     cosine: float
 
@@ -67,6 +69,86 @@ def term_coverage(question: str, text: str) -> float:
         return 0.0
     words = {_stem(w) for w in re.findall(r"\w+", text.lower())}
     return len(terms & words) / len(terms)
+
+
+# A sentence opening with one of these leans on the one before ("He", "In this way"): the
+# citation then quotes both, so it reads on its own and still is one verbatim span.
+_ANAPHORA = re.compile(
+    r"(?:he|she|it|they|them|his|her|its|their|this|these|those|that|such|there|however|but"
+    r"|also|thus|therefore|then|both|each|in this way|as a result|the latter|the former)\b",
+    re.IGNORECASE,
+)
+_ENTITY = re.compile(r"\b(?:[A-Z][\w'’.-]*[A-Za-z0-9]|[A-Z]|\d[\d,.]*\d|\d)\b")
+_QUESTION_WORDS = frozenset(
+    {
+        "what",
+        "when",
+        "where",
+        "who",
+        "whom",
+        "whose",
+        "which",
+        "why",
+        "how",
+        "is",
+        "are",
+        "was",
+        "were",
+        "do",
+        "does",
+        "did",
+        "can",
+        "could",
+        "will",
+        "would",
+        "should",
+        "has",
+        "have",
+        "had",
+        "in",
+        "on",
+        "at",
+        "of",
+        "the",
+        "a",
+        "an",
+    }
+)
+
+
+def question_entities(question: str) -> set[str]:
+    """Names and numbers a question asks about: capitalised words past its first, and figures."""
+    words = _ENTITY.findall(question)
+    first = re.match(r"\W*(\w+)", question)
+    skip = first.group(1) if first else None
+    return {w for w in words if w != skip and w.lower() not in _QUESTION_WORDS}
+
+
+def entity_coverage(question: str, text: str) -> float:
+    """Share of the question's names and numbers that appear, as words, in the text (1 if none)."""
+    entities = question_entities(question)
+    if not entities:
+        return 1.0
+    found = sum(1 for e in entities if re.search(rf"(?<!\w){re.escape(e)}(?!\w)", text))
+    return found / len(entities)
+
+
+@dataclass(frozen=True, slots=True)
+class Confidence:
+    """Why citebot believes (or not) that its best sentence answers the question."""
+
+    cosine: float  # the better of the sentence's and the top passages' cosine to the question
+    coverage: float  # share of the question's words in the cited article's best passages
+    entities: float  # share of the question's names and numbers found in the cited article
+
+    def accepts(self, mode: Mode, threshold: float) -> bool:
+        if mode == "bm25":
+            return self.coverage >= 0.5
+        if mode == "dense":
+            return self.cosine >= threshold
+        # A question about a name or figure the article never mentions is not answered by it,
+        # however close the wording.
+        return self.entities >= 0.5 and 0.75 * self.cosine + 0.25 * self.coverage >= threshold
 
 
 def answer_question(
@@ -97,17 +179,14 @@ def answer_question(
     cited = None
     if best is not None:
         article = version.store.articles([best.article_id])[0]
-        passage_text = " ".join(
-            article.text[rows[r.passage_id].start : rows[r.passage_id].end]
-            for r in ranked[: settings.candidate_passages]
-            if rows[r.passage_id].article_id == best.article_id
-        )
-        if _confident(question, best, ranked, passage_text, mode, settings):
-            snippet = article.text[best.start : best.end]
+        confidence = confidence_of(question, best, ranked, rows, article, settings)
+        if confidence.accepts(mode, settings.threshold):
+            start = _context_start(version, best, mode)
+            snippet = article.text[start : best.end]
             cited = Citation(
                 source=source_of(article),
                 snippet=snippet,
-                start=best.start,
+                start=start,
                 end=best.end,
                 score=round(best.score, 4),
                 resolved_date=resolve_relative(snippet, article.published),
@@ -121,32 +200,63 @@ def answer_question(
     return Answer(question, cited, further, tuple(article_order))
 
 
-def _confident(
+def _context_start(version: IndexVersion, best: _Candidate, mode: Mode) -> int:
+    """Where the citation starts: the sentence, or the one before when it leans on it."""
+    if mode != "hybrid" or not _ANAPHORA.match(best.text):
+        return best.start
+    before = version.store.sentences_between(best.sentence_id - 1, best.sentence_id - 1)
+    if before and before[0].article_id == best.article_id:
+        return before[0].start
+    return best.start
+
+
+def confidence_of(
     question: str,
     best: _Candidate,
     ranked: list[Ranked],
-    passage_text: str,
-    mode: Mode,
+    rows: dict[int, PassageRow],
+    article: Article,
     settings: AnswerSettings,
-) -> bool:
-    coverage = term_coverage(question, passage_text)
-    if mode == "bm25":
-        return coverage >= 0.5
+) -> Confidence:
+    passages = " ".join(
+        article.text[rows[r.passage_id].start : rows[r.passage_id].end]
+        for r in ranked[: settings.candidate_passages]
+        if rows[r.passage_id].article_id == best.article_id
+    )
     top_cosine = max((r.cosine for r in ranked[:5] if r.cosine is not None), default=0.0)
-    confidence = max(best.cosine, top_cosine)
-    if mode == "hybrid":
-        confidence = 0.75 * confidence + 0.25 * coverage
-    return confidence >= settings.threshold
+    return Confidence(
+        cosine=max(best.cosine, top_cosine),
+        coverage=term_coverage(question, passages),
+        entities=entity_coverage(question, article.title + "\n" + article.text),
+    )
 
 
-def _choose_sentence(
+@dataclass(frozen=True, slots=True)
+class Features:
+    """What answer scoring knows of one candidate sentence."""
+
+    sentence_id: int
+    article_id: str
+    start: int
+    end: int
+    text: str
+    cosine: float  # sentence to question
+    lexical: float  # sentence BM25, divided by the best candidate's
+    prior: float  # fused score of the best passage holding it, divided by the top passage's
+    offers: bool  # holds the kind of thing asked for
+    bigrams: float  # share of the question's word pairs that the sentence also holds
+    kind: Kind
+
+
+def candidate_features(
     version: IndexVersion,
     question: str,
     query: np.ndarray | None,
     mode: Mode,
     ranked: list[Ranked],
     settings: AnswerSettings,
-) -> _Candidate | None:
+) -> list[Features]:
+    """Every sentence of the best passages, with the signals answer scoring weighs."""
     top = ranked[: settings.candidate_passages]
     rows = version.store.passages([r.passage_id for r in top])
     best_score = top[0].score or 1.0
@@ -158,7 +268,7 @@ def _choose_sentence(
             prior[s.id] = max(prior.get(s.id, 0.0), r.score / best_score)
             spans[s.id] = (s.article_id, s.start, s.end)
     if not spans:
-        return None
+        return []
     ids = sorted(spans)
     if query is not None:
         cosines = np.asarray(version.sentence_vectors[np.asarray(ids)]) @ query
@@ -167,23 +277,75 @@ def _choose_sentence(
     lexical = version.store.keyword_sentences(question, ids) if mode != "dense" else {}
     top_lexical = max(lexical.values(), default=0.0) or 1.0
     kind = question_kind(question)
+    asked = _bigrams(question)
     texts = _sentence_texts(version, spans)
-
-    candidates = []
+    out = []
     for sid, cos in zip(ids, cosines.tolist(), strict=True):
-        lex = lexical.get(sid, 0.0) / top_lexical
-        if mode == "dense":
-            score = cos + 0.1 * prior[sid]
-        elif mode == "bm25":
-            score = lex + 0.1 * prior[sid]
-        else:
-            text = texts[sid]
-            score = cos + 0.35 * lex + 0.25 * prior[sid]
-            if kind != "other" and offers(kind, text):
-                score += 0.08
         article_id, start, end = spans[sid]
-        candidates.append(_Candidate(sid, article_id, start, end, score, float(cos)))
-    return max(candidates, key=lambda c: (c.score, -c.sentence_id))
+        out.append(
+            Features(
+                sentence_id=sid,
+                article_id=article_id,
+                start=start,
+                end=end,
+                text=texts[sid],
+                cosine=float(cos),
+                lexical=lexical.get(sid, 0.0) / top_lexical,
+                prior=prior[sid],
+                offers=offers(kind, texts[sid], question),
+                bigrams=len(asked & _bigrams(texts[sid])) / len(asked) if asked else 0.0,
+                kind=kind,
+            )
+        )
+    return out
+
+
+def sentence_score(f: Features, mode: Mode) -> float:
+    """How well a candidate answers; each mode keeps to its own signals."""
+    if mode == "dense":
+        return f.cosine + 0.1 * f.prior
+    if mode == "bm25":
+        return f.lexical + 0.1 * f.prior
+    return (
+        f.cosine
+        + 0.5 * f.lexical
+        + 0.5 * f.prior
+        + 0.3 * f.bigrams
+        + (_OFFER_WEIGHT.get(f.kind, 0.0) if f.offers else 0.0)
+    )
+
+
+# How much holding the asked-for kind counts: a time or a figure is told apart reliably; a
+# capitalised word is only a rough sign of a name.
+_OFFER_WEIGHT: dict[Kind, float] = {"when": 0.3, "number": 0.15, "who": 0.2, "where": 0.1}
+
+
+def _bigrams(text: str) -> set[tuple[str, str]]:
+    words = [_stem(w) for w in keyword_terms(text)]
+    return set(itertools.pairwise(words))
+
+
+def _choose_sentence(
+    version: IndexVersion,
+    question: str,
+    query: np.ndarray | None,
+    mode: Mode,
+    ranked: list[Ranked],
+    settings: AnswerSettings,
+) -> _Candidate | None:
+    features = candidate_features(version, question, query, mode, ranked, settings)
+    if not features:
+        return None
+    best = max(features, key=lambda f: (sentence_score(f, mode), -f.sentence_id))
+    return _Candidate(
+        best.sentence_id,
+        best.article_id,
+        best.start,
+        best.end,
+        best.text,
+        sentence_score(best, mode),
+        best.cosine,
+    )
 
 
 def _sentence_texts(

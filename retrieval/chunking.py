@@ -61,6 +61,31 @@ def _abbreviations() -> frozenset[str]:
     )
 
 
+# News attributes a quoted question or exclamation after it: "'Is it good?' Lee posted." is one
+# sentence, though a splitter sees a boundary after the question mark.
+_QUOTED_QUESTION_END = re.compile(r"[?!][\"'”’»]$")
+_ATTRIBUTION = re.compile(
+    r"(?:(?:[A-Z][\w.'’-]*\s+){0,4}|(?:he|she|they|it|we|i|and|then)\s+)?"
+    r"(?:said|says|asked|asks|posted|posts|wrote|writes|told|tells|tweeted|added|adds|replied"
+    r"|shouted|exclaimed|wondered|declared|insisted|noted|recalled|joked|quipped)\b",
+    re.IGNORECASE,
+)
+
+
+def _join_attributions(text: str, spans: list[Span]) -> list[Span]:
+    joined: list[Span] = []
+    for span in spans:
+        if (
+            joined
+            and _QUOTED_QUESTION_END.search(text[joined[-1][0] : joined[-1][1]])
+            and _ATTRIBUTION.match(text, span[0])
+        ):
+            joined[-1] = (joined[-1][0], span[1])
+        else:
+            joined.append(span)
+    return joined
+
+
 def split_sentences(text: str) -> list[Span]:
     """Split `text` into sentences: ascending, non-overlapping `(start, end)` spans.
 
@@ -71,7 +96,7 @@ def split_sentences(text: str) -> list[Span]:
     for line in _LINE.finditer(text):
         start, end = _strip(text, line.start(), line.end())
         if start < end:
-            for piece in _split_paragraph(text, start, end):
+            for piece in _join_attributions(text, list(_split_paragraph(text, start, end))):
                 spans.extend(_cut_long(text, *piece))
     return spans
 

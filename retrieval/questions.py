@@ -53,14 +53,21 @@ def question_kind(question: str) -> Kind:
     return "other"
 
 
-def offers(kind: Kind, sentence: str) -> bool:
-    """Whether the sentence contains the kind of thing the question asks for."""
-    if kind == "when":
-        return TIME_EXPRESSION.search(sentence) is not None
-    if kind == "number":
-        return _NUMBER.search(sentence) is not None
-    if kind == "who":
-        return _NAME.search(sentence) is not None
-    if kind == "where":
-        return _PLACE.search(sentence) is not None
-    return False
+_PATTERNS: dict[Kind, re.Pattern[str]] = {
+    "when": TIME_EXPRESSION,
+    "number": _NUMBER,
+    "who": _NAME,
+    "where": _PLACE,
+}
+
+
+def offers(kind: Kind, sentence: str, question: str = "") -> bool:
+    """Whether the sentence holds the kind of thing asked for, beyond what the question says.
+
+    "When did Xi visit in November?" is not answered by the month it already names.
+    """
+    pattern = _PATTERNS.get(kind)
+    if pattern is None:
+        return False
+    asked = question.lower()
+    return any(m.group(0).lower() not in asked for m in pattern.finditer(sentence))

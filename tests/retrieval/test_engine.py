@@ -16,7 +16,14 @@ from retrieval.encoder import FakeEncoder
 from retrieval.index import current_version
 from tests.conftest import CORPUS, CountingEncoder
 
-WORDS = sorted({w.strip(".,'?") for text in CORPUS.values() for w in text.split()} - {""})
+WORDS = sorted(
+    {
+        w.strip(".,'?")
+        for text in CORPUS.values()
+        for w in text.split()
+        if any(c.isalnum() for c in w)
+    }
+)
 
 
 def test_answer_quotes_the_article_verbatim(fake_engine: Engine) -> None:
@@ -24,9 +31,18 @@ def test_answer_quotes_the_article_verbatim(fake_engine: Engine) -> None:
     assert answer.citation is not None
     c = answer.citation
     assert c.source.article_id == "chips-1"
-    assert c.snippet == "It expects to hire 3,000 workers by 2027."
+    assert c.snippet == "The chipmaker expects to hire 3,000 workers by 2027."
     article = fake_engine.sources()
     assert [s.article_id for s in article] == ["chips-1", "rain.md", "lee.txt"]
+
+
+def test_a_sentence_leaning_on_the_one_before_is_quoted_with_it(fake_engine: Engine) -> None:
+    answer = fake_engine.ask("Which phone did Lee use to take selfies with Xi?")
+    assert answer.citation is not None
+    assert answer.citation.snippet == (
+        "Lee is reportedly planning to visit Japan later this month to meet Prime Minister "
+        "Sanae Takaichi.\nHe also took selfies with Xi using a Xiaomi phone."
+    )
 
 
 def test_markdown_metadata_travels_with_the_citation(fake_engine: Engine) -> None:
