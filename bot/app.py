@@ -3,22 +3,71 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+import logging
+from functools import partial
+from typing import Any
 
-from bot.cli import format_answer, format_report
-from bot.settings import Settings
+import aiohttp
+import discord
+
+from bot.client import CitebotBot
+from bot.settings import Secret, Settings
 from retrieval import CitebotError
+
+log = logging.getLogger("citebot")
+
+NO_TOKEN = (
+    "DISCORD_TOKEN is not set, so `citebot run` cannot connect to Discord. Put the bot token in "
+    ".env as DISCORD_TOKEN=... (docs/discord.md shows where to get one), or try the local "
+    "Discord instead: `citebot demo` or `citebot chat`."
+)
+TOKEN_REJECTED = (
+    "Discord rejected DISCORD_TOKEN (401 Unauthorized). Copy a fresh token from the Developer "
+    "Portal (your app → Bot → Reset Token) into .env; see docs/discord.md."
+)
+INTENT_MISSING = (
+    "Discord refused the Message Content intent, which CITEBOT_ANSWER_CHANNELS needs. Turn it "
+    "on in the Developer Portal (your app → Bot → Privileged Gateway Intents → Message Content "
+    "Intent), or empty CITEBOT_ANSWER_CHANNELS to answer mentions only; see docs/discord.md."
+)
 
 
 def run_command(settings: Settings, args: argparse.Namespace) -> int:
+    """`citebot run`, `citebot chat` or `citebot demo`."""
+    if args.command == "run":
+        return run_discord(settings)
+    from bot import local  # the local Discord is only imported when used
+
+    if args.command == "chat":
+        return local.run_chat(settings)
+    if args.command == "demo":
+        return local.run_demo(settings, args.question)
+    raise CitebotError(f"Unknown command {args.command!r}; use run, chat or demo.")
+
+
+def run_discord(settings: Settings) -> int:
+    """Serve on real Discord until interrupted; needs DISCORD_TOKEN."""
+    if settings.discord_token is None:
+        raise CitebotError(NO_TOKEN)
+    asyncio.run(serve(settings, settings.discord_token))
+    return 0
+
+
+async def serve(settings: Settings, token: Secret, **client_options: Any) -> None:
+    """Run the bot until cancelled. The engine (and its model) is built in a worker thread in
+    setup_hook, after login and before the bot connects; `client_options` go to discord.py."""
     from bot.cli import _engine
 
-    if args.command == "demo":
-        engine = _engine(settings)
+    bot = CitebotBot(settings, partial(_engine, settings), **client_options)
+    async with bot:
         try:
-            print(format_report(engine.reindex()))
-            print(f"\nQ: {args.question}")
-            print(format_answer(engine.ask(args.question)))
-        finally:
-            engine.close()
-        return 0
-    raise CitebotError(f"`citebot {args.command}` needs the Discord bot, which is not built yet.")
+            await bot.start(token.reveal())
+        except discord.LoginFailure:
+            raise CitebotError(TOKEN_REJECTED) from None
+        except discord.PrivilegedIntentsRequired:
+            raise CitebotError(INTENT_MISSING) from None
+        except (aiohttp.ClientConnectionError, TimeoutError) as exc:
+            raise CitebotError(
+                f"Cannot reach Discord ({type(exc).__name__}); check the network connection."
+            ) from None

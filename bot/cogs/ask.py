@@ -1,0 +1,40 @@
+"""/ask: answer a question in the channel, with a quoted sentence and its article."""
+
+from __future__ import annotations
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.answering import answer
+from bot.client import NO_PINGS, CitebotBot
+from bot.replies import cooling_down
+
+
+class Ask(commands.Cog):
+    def __init__(self, bot: CitebotBot) -> None:
+        self.bot = bot
+
+    @app_commands.command(name="ask")
+    @app_commands.describe(question="Your question, in words, e.g. When is Lee visiting Japan?")
+    async def ask(
+        self,
+        interaction: discord.Interaction[CitebotBot],
+        question: app_commands.Range[str, 1, 1000],
+    ) -> None:
+        """Answer a question with a sentence quoted from the news articles."""
+        wait = self.bot.cooldowns.hit(interaction.user.id)
+        if wait:
+            await interaction.response.send_message(
+                cooling_down(wait), ephemeral=True, allowed_mentions=NO_PINGS
+            )
+            return
+        await interaction.response.defer(thinking=True)
+        reply = await answer(self.bot.engine, question, self.bot.answering)
+        await interaction.edit_original_response(
+            content=reply.content, embed=reply.embed, allowed_mentions=NO_PINGS
+        )
+
+
+async def setup(bot: CitebotBot) -> None:
+    await bot.add_cog(Ask(bot))

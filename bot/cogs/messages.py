@@ -1,0 +1,79 @@
+"""Answers to messages: when the bot is mentioned, in DMs, and every message in the answer
+channels (those need the Message Content intent). Replies quote the question's message."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+
+import discord
+from discord.ext import commands
+
+from bot.answering import answer, question_text
+from bot.client import NO_PINGS, CitebotBot
+from bot.formatting import Reply
+from bot.replies import cooling_down, error_reply
+
+log = logging.getLogger("citebot.bot")
+
+ANSWERED_TYPES = (discord.MessageType.default, discord.MessageType.reply)
+
+
+def addressed_question(
+    text: str, *, mentioned: bool, answer_channel: bool, direct: bool
+) -> str | None:
+    """The question a message asks the bot, or None when the message is not for the bot.
+
+    A mention or a DM is always for the bot (even an empty one gets a hint); in an answer
+    channel, any message with words is. Mentions, the bot's own included, are removed.
+    """
+    question = question_text(text)
+    if mentioned or direct:
+        return question
+    if answer_channel and question:
+        return question
+    return None
+
+
+class Messages(commands.Cog):
+    def __init__(self, bot: CitebotBot) -> None:
+        self.bot = bot
+
+    @commands.Cog.listener()
+    async def on_message(self, message: discord.Message) -> None:
+        me = self.bot.user
+        if me is None or message.author.bot or message.type not in ANSWERED_TYPES:
+            return
+        question = addressed_question(
+            message.content,
+            mentioned=any(user.id == me.id for user in message.mentions),
+            answer_channel=message.channel.id in self.bot.settings.answer_channels,
+            direct=message.guild is None,
+        )
+        if question is None:
+            return
+        wait = self.bot.cooldowns.hit(message.author.id)
+        if wait:
+            reply = Reply(content=cooling_down(wait))
+        else:
+            with contextlib.suppress(discord.HTTPException):
+                await message.channel.typing()  # shows "citebot is typing…" until the reply
+            try:
+                reply = await answer(self.bot.engine, question, self.bot.answering)
+            except Exception as exc:
+                reply = Reply(content=error_reply(exc))
+        try:
+            await message.channel.send(
+                content=reply.content,
+                embed=reply.embed,  # type: ignore[arg-type]  # None means "no embed" here
+                # Still sent, without the quote, if the question was deleted meanwhile.
+                reference=message.to_reference(fail_if_not_exists=False),
+                mention_author=False,
+                allowed_mentions=NO_PINGS,
+            )
+        except discord.Forbidden:
+            log.warning("No permission to reply in channel %s", message.channel.id)
+
+
+async def setup(bot: CitebotBot) -> None:
+    await bot.add_cog(Messages(bot))

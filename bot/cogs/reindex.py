@@ -1,0 +1,59 @@
+"""/reindex: rebuild the index from the articles folder, for admins, with live progress."""
+
+from __future__ import annotations
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.client import NO_PINGS, CitebotBot
+from bot.formatting import Reply, report_reply
+from bot.permissions import interaction_may_reindex
+from bot.reindexing import reindex_with_progress
+from bot.replies import REINDEX_DENIED, REINDEX_GUILD_ONLY, REINDEX_RUNNING, error_reply
+
+
+class Reindex(commands.Cog):
+    def __init__(self, bot: CitebotBot) -> None:
+        self.bot = bot
+
+    @app_commands.command(name="reindex")
+    @app_commands.guild_only()
+    @app_commands.default_permissions(manage_guild=True)
+    async def reindex(self, interaction: discord.Interaction[CitebotBot]) -> None:
+        """Rebuild the index from the articles folder (Manage Server or the admin role)."""
+        refusal = None
+        if interaction.guild_id is None:
+            refusal = REINDEX_GUILD_ONLY
+        elif not interaction_may_reindex(interaction, self.bot.settings.admin_role):
+            refusal = REINDEX_DENIED
+        elif self.bot.reindexing.locked():
+            refusal = REINDEX_RUNNING
+        if refusal is not None:
+            await interaction.response.send_message(
+                refusal, ephemeral=True, allowed_mentions=NO_PINGS
+            )
+            return
+
+        # Nothing awaits between the check above and taking the lock: no second run slips in.
+        async with self.bot.reindexing:
+            await interaction.response.defer(thinking=True)
+
+            async def show(text: str) -> None:
+                await interaction.edit_original_response(content=text, allowed_mentions=NO_PINGS)
+
+            try:
+                report = await reindex_with_progress(
+                    self.bot.engine, show, interval=self.bot.progress_interval
+                )
+            except Exception as exc:
+                reply = Reply(content=error_reply(exc))
+            else:
+                reply = report_reply(report)
+            await interaction.edit_original_response(
+                content=reply.content, embed=reply.embed, allowed_mentions=NO_PINGS
+            )
+
+
+async def setup(bot: CitebotBot) -> None:
+    await bot.add_cog(Reindex(bot))

@@ -1,0 +1,261 @@
+"""`citebot chat` and `citebot demo`: the real bot, run against the local fake Discord, with its
+replies rendered in this terminal. Nothing is sent to discord.com, with or without a token."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sys
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import replace
+
+from bot.client import CitebotBot
+from bot.formatting import PROGRESS_PREFIX
+from bot.localdiscord import (
+    BotSession,
+    InteractionResult,
+    Invocation,
+    InvocationError,
+    LocalDiscord,
+    User,
+    render_message,
+    render_result,
+)
+from bot.settings import Settings
+from retrieval import Engine
+
+ANSWER_TIMEOUT = 120.0
+REINDEX_TIMEOUT = 24 * 3600.0
+
+CHAT_HELP = """\
+Type a question to ask it in #general with @citebot, or a slash command:
+  /ask QUESTION     the /ask command: answers in the channel
+  /sources [PAGE]   the indexed articles, 10 a page
+  /status           articles, passages, model, when the index was built
+  /reindex          rebuild the index from the articles folder (you have Manage Server)
+  /help             this help
+  /quit             leave (Ctrl-D works too)"""
+
+NEXT_STEPS = """\
+Next:
+  Talk to the bot yourself:  .venv/bin/citebot chat
+  Connect to real Discord:   put DISCORD_TOKEN=... in .env, then .venv/bin/citebot run
+                             (docs/discord.md: creating the bot, intents, inviting it)"""
+
+
+@contextlib.contextmanager
+def _quiet_logs() -> Iterator[None]:
+    """The terminal is the user interface here: keep connection chatter and the voice-support
+    warnings off it (the chat itself says when the index is unavailable)."""
+    loggers = [
+        logging.getLogger(name) for name in ("discord", "citebot.bot", "sentence_transformers")
+    ]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
+
+
+def _local(settings: Settings) -> Settings:
+    # A real guild id means nothing to the local Discord, which has its own guild.
+    return replace(settings, guild_id=None)
+
+
+def _build_engine(settings: Settings) -> Engine:
+    from bot.cli import _engine
+
+    return _engine(settings)
+
+
+@contextlib.asynccontextmanager
+async def local_bot(settings: Settings, engine: Engine) -> AsyncIterator[BotSession[CitebotBot]]:
+    """The bot, connected to a fresh local Discord."""
+    async with (
+        LocalDiscord() as fake,
+        fake.running(lambda: CitebotBot(settings, engine, **fake.client_options)) as session,
+    ):
+        yield session
+
+
+# --- rendering what the bot did ----------------------------------------------------------------
+
+
+def _reindex_over(result: InteractionResult) -> bool:
+    """The /reindex reply is final once it is neither "thinking…" nor a progress line."""
+    original = result.original
+    if original is None:
+        return False
+    if original.ephemeral or original.embeds:
+        return True
+    return not original.loading and not original.content.startswith(PROGRESS_PREFIX)
+
+
+def _moved_on(seen: int) -> Callable[[InteractionResult], bool]:
+    return lambda result: len(result.original_edits) > seen or _reindex_over(result)
+
+
+async def show_reindex(invocation: Invocation, write: Callable[[str], None]) -> None:
+    """Print each progress step as it is shown, then the final report."""
+    seen = 0
+    while True:
+        result = await invocation.wait(
+            _moved_on(seen),
+            timeout=REINDEX_TIMEOUT,
+            what="reindex progress",
+        )
+        if _reindex_over(result):
+            write(render_result(result))
+            return
+        for edit in result.original_edits[seen:]:
+            write(f"  {edit.content.splitlines()[0]}")
+        seen = len(result.original_edits)
+
+
+async def ask_in_channel(
+    session: BotSession[CitebotBot], text: str, user: User, write: Callable[[str], None]
+) -> None:
+    exchange = await session.send_message(session.mentionify(text), author=user, mention_bot=True)
+    for message in await exchange.wait_messages(timeout=ANSWER_TIMEOUT):
+        write(render_message(message))
+
+
+async def run_slash(
+    session: BotSession[CitebotBot], line: str, user: User, write: Callable[[str], None]
+) -> None:
+    """Run one `/command args` line as `user`, printing what the bot answers."""
+    name, _, rest = line[1:].partition(" ")
+    rest = rest.strip()
+    options: dict[str, object] = {}
+    if name == "ask":
+        if not rest:
+            write("Usage: /ask QUESTION")
+            return
+        options["question"] = rest
+    elif name == "sources" and rest:
+        if not rest.isdigit():
+            write("Usage: /sources [PAGE], e.g. /sources 2")
+            return
+        options["page"] = int(rest)
+    elif name not in ("sources", "status", "reindex"):
+        write(f"Unknown command /{name}; type /help for the list.")
+        return
+    try:
+        invocation = await session.invoke(name, options, user=user)
+    except InvocationError as exc:
+        write(f"(Discord would not send that: {exc})")
+        return
+    if name == "reindex":
+        await show_reindex(invocation, write)
+        return
+    write(render_result(await invocation.wait_done(timeout=ANSWER_TIMEOUT)))
+
+
+# --- chat ----------------------------------------------------------------------------------
+
+
+class LineReader:
+    """Reads stdin lines on request in a daemon thread, so the event loop never blocks and
+    Ctrl-C can end the program while a read is pending. None means end of input."""
+
+    def __init__(self, prompt: str) -> None:
+        self._prompt = prompt
+        self._loop = asyncio.get_running_loop()
+        self._wanted = threading.Semaphore(0)
+        self._lines: asyncio.Queue[str | None] = asyncio.Queue()
+        threading.Thread(target=self._read, name="citebot chat: stdin", daemon=True).start()
+
+    def _read(self) -> None:
+        while True:
+            self._wanted.acquire()
+            try:
+                line: str | None = input(self._prompt)
+            except EOFError:
+                line = None
+            self._loop.call_soon_threadsafe(self._lines.put_nowait, line)
+            if line is None:
+                return
+
+    async def read(self) -> str | None:
+        self._wanted.release()
+        return await self._lines.get()
+
+
+async def chat(settings: Settings) -> None:
+    print("Starting citebot (loading the model and the index)…", flush=True)
+    engine = await asyncio.to_thread(_build_engine, settings)
+    try:
+        async with local_bot(_local(settings), engine) as session:
+            me = session.users.mod
+            print("citebot chat: the bot runs against a local Discord (nothing is sent to")
+            print(f"discord.com). You are @{me.name} (Moderators: Manage Server) in #general.")
+            if not engine.ready:
+                print(f"Note: the index is unavailable ({engine.unavailable_reason}).")
+                print("Type /reindex to build it.")
+            print("Type a question, or /help. Ctrl-D or /quit leaves.\n")
+            await chat_loop(session, me, LineReader("> " if sys.stdin.isatty() else ""))
+    finally:
+        await asyncio.to_thread(engine.close)
+
+
+async def chat_loop(session: BotSession[CitebotBot], me: User, reader: LineReader) -> None:
+    echo = not sys.stdin.isatty()  # piped input: show what was "typed" in the transcript
+    while (line := await reader.read()) is not None:
+        line = line.strip()
+        if not line:
+            continue
+        if echo:
+            print(f"> {line}")
+        if line in ("/quit", "/exit"):
+            break
+        if line == "/help":
+            print(CHAT_HELP)
+        elif line.startswith("/"):
+            await run_slash(session, line, me, print)
+        else:
+            await ask_in_channel(session, line, me, print)
+        print()
+
+
+def run_chat(settings: Settings) -> int:
+    with _quiet_logs():
+        asyncio.run(chat(settings))
+    return 0
+
+
+# --- demo ----------------------------------------------------------------------------------
+
+
+async def demo(settings: Settings, question: str) -> None:
+    if settings.discord_token is not None:
+        print("DISCORD_TOKEN is set, but the demo always uses the local Discord: nothing is")
+        print("sent to discord.com. `citebot run` connects to real Discord.\n")
+    else:
+        print("No DISCORD_TOKEN configured: the demo runs the bot against a local Discord.\n")
+    engine = await asyncio.to_thread(_build_engine, settings)
+    try:
+        print(f"Indexing {settings.articles_dir}/ …")
+        from bot.cli import format_report
+
+        print(format_report(await asyncio.to_thread(engine.reindex)))
+        async with local_bot(_local(settings), engine) as session:
+            alice, bob = session.users.alice, session.users.bob
+            print(f"\n#general  @{alice.name}: @citebot {question}")
+            await ask_in_channel(session, question, alice, print)
+            print(f"\n#general  @{bob.name} used /ask question: {question}")
+            await run_slash(session, f"/ask {question}", bob, print)
+    finally:
+        await asyncio.to_thread(engine.close)
+    print()
+    print(NEXT_STEPS)
+
+
+def run_demo(settings: Settings, question: str) -> int:
+    with _quiet_logs():
+        asyncio.run(demo(settings, question))
+    return 0

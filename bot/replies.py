@@ -1,0 +1,45 @@
+"""Short replies for people, in one place: every error the bot can meet becomes one of these.
+
+Errors citebot raises on purpose (retrieval.errors) carry a message written for people and are
+shown; anything else is a bug, logged with its traceback, and the user gets a generic reply.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+from bot.formatting import content
+from retrieval import CitebotError, IndexUnavailable, InvalidQuestion, ReindexInProgress
+
+log = logging.getLogger("citebot.bot")
+
+GENERIC = "Sorry, something went wrong on my side; the error is logged. Please try again later."
+REINDEX_RUNNING = "A reindex is already running; wait for it to finish, then try again."
+REINDEX_DENIED = (
+    "Only members with Manage Server (or the bot's admin role) can run /reindex. "
+    "Ask a server admin."
+)
+REINDEX_GUILD_ONLY = "/reindex works in a server channel, not in direct messages."
+
+
+def unavailable(reason: str | None) -> str:
+    why = (reason or "no index is loaded").rstrip(". ")
+    return content(f"The index is unavailable: {why}. An admin can run /reindex.")
+
+
+def cooling_down(retry_after: float) -> str:
+    seconds = max(math.ceil(retry_after), 1)
+    return f"You're asking quickly — try again in {seconds} s."
+
+
+def error_reply(exc: BaseException) -> str:
+    """The reply for an error met while serving a request; logs the ones that are bugs."""
+    if isinstance(exc, IndexUnavailable):  # ModelMismatch included
+        return unavailable(str(exc))
+    if isinstance(exc, ReindexInProgress):
+        return REINDEX_RUNNING
+    if isinstance(exc, InvalidQuestion | CitebotError):
+        return content(str(exc))
+    log.error("Unexpected error while serving a request", exc_info=exc)
+    return GENERIC

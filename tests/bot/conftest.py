@@ -1,0 +1,77 @@
+"""Fixtures for the bot: the local Discord, settings, and a running CitebotBot over a tiny index."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.client import CitebotBot
+from bot.localdiscord import BotSession, LocalDiscord
+from bot.settings import Settings
+from retrieval import Engine
+from retrieval.encoder import Encoder, Vectors
+from tests.conftest import CountingEncoder
+
+Run = Callable[..., AbstractAsyncContextManager[BotSession[CitebotBot]]]
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[LocalDiscord]:
+    async with LocalDiscord() as server:
+        yield server
+
+
+@pytest.fixture
+def settings(corpus: Path, tmp_path: Path) -> Settings:
+    return Settings(articles_dir=corpus, index_dir=tmp_path / "index", model="fake")
+
+
+@pytest.fixture
+def run_bot(fake: LocalDiscord, settings: Settings, fake_engine: Engine) -> Run:
+    """`async with run_bot(**setting_overrides, engine=..., progress_interval=...) as session`:
+    a CitebotBot on the local Discord, by default over the tiny corpus, already indexed."""
+
+    def run(
+        engine: Engine | None = None, progress_interval: float = 0.02, **overrides: Any
+    ) -> AbstractAsyncContextManager[BotSession[CitebotBot]]:
+        bot_settings = replace(settings, **overrides)
+        return fake.running(
+            lambda: CitebotBot(
+                bot_settings,
+                engine or fake_engine,
+                progress_interval=progress_interval,
+                **fake.client_options,
+            )
+        )
+
+    return run
+
+
+class GatedEncoder(CountingEncoder):
+    """Embeds documents only once `gate` is set, so a test can act while a reindex runs;
+    `building` is set when a build starts embedding. Questions are never held up."""
+
+    def __init__(self, inner: Encoder) -> None:
+        super().__init__(inner)
+        self.gate = threading.Event()
+        self.building = threading.Event()
+
+    def encode_documents(self, texts: Sequence[str]) -> Vectors:
+        self.building.set()
+        if not self.gate.wait(timeout=30):
+            raise TimeoutError("the test never opened the gate")
+        return super().encode_documents(texts)
+
+
+@pytest.fixture
+def gated(fake_encoder: CountingEncoder) -> Iterator[GatedEncoder]:
+    encoder = GatedEncoder(fake_encoder.inner)
+    encoder.gate.set()
+    yield encoder
+    encoder.gate.set()  # never leave a worker thread waiting after a test

@@ -1,0 +1,92 @@
+"""The `citebot` command line, run as a real subprocess."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import SEEDS, write_corpus
+
+LEE = (
+    "Lee is reportedly planning to visit Japan later this month to meet Prime Minister "
+    "Sanae Takaichi."
+)
+
+
+def citebot(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env={"PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(SEEDS.parent)},
+    )
+
+
+def test_index_ask_sources_with_the_fake_model(tmp_path: Path) -> None:
+    write_corpus(tmp_path / "articles")
+    (tmp_path / "articles" / "bad.txt").write_bytes(b"\x00\x00binary")
+    (tmp_path / ".env").write_text("CITEBOT_MODEL=fake\nCITEBOT_ARTICLES_DIR=articles\n")
+
+    done = citebot("index", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "Indexed 3 articles" in done.stdout
+    assert "bad.txt: " in done.stdout
+
+    done = citebot("ask", "How many workers will the chipmaker hire?", "--json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(done.stdout)
+    assert answer["citation"]["snippet"].endswith(
+        "The chipmaker expects to hire 3,000 workers by 2027."
+    )
+    assert answer["citation"]["source"]["article_id"] == "chips-1"
+
+    done = citebot("ask", "How many workers will the chipmaker hire?", cwd=tmp_path)
+    assert "The chipmaker expects to hire 3,000 workers by 2027.”" in done.stdout
+    assert "Chipmaker expands" in done.stdout
+
+    done = citebot("sources", "--json", cwd=tmp_path)
+    assert [s["title"] for s in json.loads(done.stdout)] == [
+        "Chipmaker expands",
+        "Floods in Valencia",
+        "Lee visits China",
+    ]
+
+
+def test_ask_without_an_index_says_how_to_build_one(tmp_path: Path) -> None:
+    done = citebot("--model", "fake", "ask", "Anything?", cwd=tmp_path)
+    assert done.returncode == 1
+    assert "run `citebot index`" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_malformed_setting_names_the_key(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("CITEBOT_THRESHOLD=high\n")
+    done = citebot("sources", cwd=tmp_path)
+    assert done.returncode == 1
+    assert "CITEBOT_THRESHOLD='high' is not a number" in done.stderr
+
+
+@pytest.mark.model
+def test_seed_question_end_to_end_with_the_real_model(tmp_path: Path) -> None:
+    index = str(tmp_path / "index")
+    assert citebot("--index", index, "index", str(SEEDS), cwd=tmp_path).returncode == 0
+    done = citebot(
+        "--index",
+        index,
+        "--articles",
+        str(SEEDS),
+        "ask",
+        "When is Lee visiting Japan?",
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"“{LEE}”" in done.stdout
+    assert "lee-jae-myung-china-visit.txt" in done.stdout
+    done = citebot("--index", index, "ask", "Who won the 2022 FIFA World Cup?", cwd=tmp_path)
+    assert done.stdout.startswith("Not in the articles")

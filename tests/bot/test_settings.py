@@ -1,0 +1,99 @@
+"""Settings: every key read once, malformed values named with their fix, the token hidden."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.client import intents_for
+from bot.settings import Secret, Settings, SettingsError, load_settings, settings_from
+
+TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4OQ.GaBcDe.abcdefghijklmnopqrstuvwxyz0123456789AB"
+CHANNEL = "123456789012345678"
+
+
+def test_defaults() -> None:
+    s = settings_from({})
+    assert s == Settings()
+    assert s.discord_token is None and s.answer_channels == frozenset()
+    assert (s.cooldown_rate, s.cooldown_per, s.max_concurrent) == (3, 30.0, 4)
+
+
+def test_every_key_is_read() -> None:
+    s = settings_from(
+        {
+            "DISCORD_TOKEN": TOKEN,
+            "CITEBOT_GUILD_ID": CHANNEL,
+            "CITEBOT_ANSWER_CHANNELS": f"{CHANNEL}, 223456789012345678",
+            "CITEBOT_ADMIN_ROLE": "Indexers",
+            "CITEBOT_COOLDOWN_RATE": "5",
+            "CITEBOT_COOLDOWN_PER": "10.5",
+            "CITEBOT_MAX_CONCURRENT": "2",
+            "CITEBOT_ARTICLES_DIR": "news",
+            "CITEBOT_INDEX_DIR": "idx",
+            "CITEBOT_MODEL": "fake",
+            "CITEBOT_THRESHOLD": "0.5",
+        }
+    )
+    assert s.discord_token is not None and s.discord_token.reveal() == TOKEN
+    assert s.guild_id == int(CHANNEL)
+    assert s.answer_channels == {int(CHANNEL), 223456789012345678}
+    assert (s.admin_role, s.cooldown_rate, s.cooldown_per, s.max_concurrent) == (
+        "Indexers",
+        5,
+        10.5,
+        2,
+    )
+    assert (s.articles_dir, s.index_dir, s.model, s.threshold) == (
+        Path("news"),
+        Path("idx"),
+        "fake",
+        0.5,
+    )
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("CITEBOT_COOLDOWN_RATE", "often", "CITEBOT_COOLDOWN_RATE='often' is not a whole number"),
+        ("CITEBOT_COOLDOWN_RATE", "0", "CITEBOT_COOLDOWN_RATE=0 must be at least 1"),
+        ("CITEBOT_COOLDOWN_PER", "soon", "CITEBOT_COOLDOWN_PER='soon' is not a number"),
+        ("CITEBOT_MAX_CONCURRENT", "-1", "CITEBOT_MAX_CONCURRENT=-1 must be at least 1"),
+        ("CITEBOT_THRESHOLD", "2", "CITEBOT_THRESHOLD=2.0 must be between 0.0 and 1.0"),
+        ("CITEBOT_GUILD_ID", "42", "CITEBOT_GUILD_ID=42 is not a Discord server id"),
+        ("CITEBOT_ANSWER_CHANNELS", "general", "CITEBOT_ANSWER_CHANNELS holds 'general'"),
+        ("DISCORD_TOKEN", "hunter2", "DISCORD_TOKEN does not look like a bot token"),
+    ],
+)
+def test_a_malformed_value_names_its_key(key: str, value: str, message: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        settings_from({key: value})
+    assert message in str(caught.value)
+    if key == "DISCORD_TOKEN":
+        assert value not in str(caught.value)
+
+
+def test_the_token_never_shows() -> None:
+    secret = Secret(TOKEN)
+    assert TOKEN not in repr(secret) and TOKEN not in str(secret) and TOKEN not in f"{secret}"
+    s = settings_from({"DISCORD_TOKEN": TOKEN})
+    assert TOKEN not in repr(s) and TOKEN not in str(s)
+    assert bool(secret) and not Secret("")
+
+
+def test_env_file_then_real_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    env = tmp_path / ".env"
+    env.write_text("CITEBOT_COOLDOWN_RATE=7\nCITEBOT_MAX_CONCURRENT=9\n")
+    monkeypatch.setenv("CITEBOT_MAX_CONCURRENT", "1")
+    s = load_settings(env)
+    assert (s.cooldown_rate, s.max_concurrent) == (7, 1)
+    assert load_settings(tmp_path / "missing.env").cooldown_rate == 3
+
+
+def test_message_content_intent_only_for_answer_channels() -> None:
+    assert not intents_for(Settings()).message_content
+    with_channels = intents_for(Settings(answer_channels=frozenset({int(CHANNEL)})))
+    assert with_channels.message_content
+    assert with_channels.guild_messages and with_channels.dm_messages and with_channels.guilds
+    assert not with_channels.members and not with_channels.presences
