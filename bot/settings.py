@@ -48,7 +48,7 @@ class Settings:
     articles_dir: Path = Path("seeds")
     index_dir: Path = Path("index")
     model: str = DEFAULT_MODEL
-    threshold: float = 0.35
+    threshold: float = 0.3
     max_file_bytes: int = 5_000_000
     discord_token: Secret | None = field(default=None, repr=False)
     guild_id: int | None = None

@@ -22,7 +22,7 @@ from retrieval.search import Ranked, rank_passages
 from retrieval.store import PassageRow, keyword_terms
 from retrieval.types import Answer, Article, Citation, Mode, Source
 
-DEFAULT_THRESHOLD = 0.35
+DEFAULT_THRESHOLD = 0.3
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +31,7 @@ class AnswerSettings:
 
     threshold: float = DEFAULT_THRESHOLD
     depth: int = 50
-    candidate_passages: int = 6
+    candidate_passages: int = 10
     further: int = 3
 
 
@@ -124,12 +124,22 @@ def question_entities(question: str) -> set[str]:
     return {w for w in words if w != skip and w.lower() not in _QUESTION_WORDS}
 
 
+def _entity_keys(entity: str) -> list[str]:
+    # "Romans" finds "Roman", "Germany" finds "German", "Indian's" finds "India": names are
+    # compared by their first five letters, part by part ("Cretaceous-Paleogene").
+    entity = re.sub(r"['’]s$", "", entity)
+    parts = re.findall(r"\d[\d,.]*\d|\d|[^\W\d_]+", entity)
+    return [p if p[0].isdigit() else p.lower()[:5] for p in parts]
+
+
 def entity_coverage(question: str, text: str) -> float:
-    """Share of the question's names and numbers that appear, as words, in the text (1 if none)."""
+    """Share of the question's names and numbers that the text mentions (1 when it names none)."""
     entities = question_entities(question)
     if not entities:
         return 1.0
-    found = sum(1 for e in entities if re.search(rf"(?<!\w){re.escape(e)}(?!\w)", text))
+    words = re.findall(r"\d[\d,.]*\d|\d|[^\W\d_]+", text)
+    known = {w if w[0].isdigit() else w.lower()[:5] for w in words}
+    found = sum(1 for e in entities if all(k in known for k in _entity_keys(e)))
     return found / len(entities)
 
 
@@ -146,9 +156,10 @@ class Confidence:
             return self.coverage >= 0.5
         if mode == "dense":
             return self.cosine >= threshold
-        # A question about a name or figure the article never mentions is not answered by it,
-        # however close the wording.
-        return self.entities >= 0.5 and 0.75 * self.cosine + 0.25 * self.coverage >= threshold
+        # A question about names or figures the article never mentions is not answered by it,
+        # unless the meaning matches closely (a misspelt name: "Ghandi").
+        named = self.entities >= 0.5 or self.cosine >= 0.55
+        return named and 0.75 * self.cosine + 0.25 * self.coverage >= threshold
 
 
 def answer_question(
@@ -243,6 +254,8 @@ class Features:
     cosine: float  # sentence to question
     lexical: float  # sentence BM25, divided by the best candidate's
     prior: float  # fused score of the best passage holding it, divided by the top passage's
+    passage_cosine: float  # the best cosine of a passage holding it
+    passage_bm25: float  # the best BM25 of a passage holding it, divided by the top one's
     offers: bool  # holds the kind of thing asked for
     bigrams: float  # share of the question's word pairs that the sentence also holds
     kind: Kind
@@ -261,11 +274,16 @@ def candidate_features(
     rows = version.store.passages([r.passage_id for r in top])
     best_score = top[0].score or 1.0
     prior: dict[int, float] = {}
+    p_cos: dict[int, float] = {}
+    p_bm25: dict[int, float] = {}
+    top_bm25 = max((r.bm25 or 0.0 for r in top), default=0.0) or 1.0
     spans: dict[int, tuple[str, int, int]] = {}
     for r in top:
         row = rows[r.passage_id]
         for s in version.store.sentences_between(row.first_sentence, row.last_sentence):
             prior[s.id] = max(prior.get(s.id, 0.0), r.score / best_score)
+            p_cos[s.id] = max(p_cos.get(s.id, -1.0), r.cosine or 0.0)
+            p_bm25[s.id] = max(p_bm25.get(s.id, 0.0), (r.bm25 or 0.0) / top_bm25)
             spans[s.id] = (s.article_id, s.start, s.end)
     if not spans:
         return []
@@ -292,6 +310,8 @@ def candidate_features(
                 cosine=float(cos),
                 lexical=lexical.get(sid, 0.0) / top_lexical,
                 prior=prior[sid],
+                passage_cosine=p_cos[sid],
+                passage_bm25=p_bm25[sid],
                 offers=offers(kind, texts[sid], question),
                 bigrams=len(asked & _bigrams(texts[sid])) / len(asked) if asked else 0.0,
                 kind=kind,
@@ -309,8 +329,9 @@ def sentence_score(f: Features, mode: Mode) -> float:
     return (
         f.cosine
         + 0.5 * f.lexical
-        + 0.5 * f.prior
-        + 0.3 * f.bigrams
+        + 0.25 * f.prior
+        + 0.75 * f.passage_cosine
+        + 0.4 * f.bigrams
         + (_OFFER_WEIGHT.get(f.kind, 0.0) if f.offers else 0.0)
     )
 
@@ -336,14 +357,24 @@ def _choose_sentence(
     features = candidate_features(version, question, query, mode, ranked, settings)
     if not features:
         return None
-    best = max(features, key=lambda f: (sentence_score(f, mode), -f.sentence_id))
+    by_id = {f.sentence_id: f for f in features}
+    scores = {f.sentence_id: sentence_score(f, mode) for f in features}
+    if mode == "hybrid":
+        for f in features:
+            before = by_id.get(f.sentence_id - 1)
+            if before is not None and before.article_id == f.article_id and _ANAPHORA.match(f.text):
+                # Quoted together with the sentence it leans on, it also answers with its words.
+                scores[f.sentence_id] += 0.1 * before.lexical + 0.5 * max(
+                    before.cosine - f.cosine, 0.0
+                )
+    best = max(features, key=lambda f: (scores[f.sentence_id], -f.sentence_id))
     return _Candidate(
         best.sentence_id,
         best.article_id,
         best.start,
         best.end,
         best.text,
-        sentence_score(best, mode),
+        scores[best.sentence_id],
         best.cosine,
     )
 

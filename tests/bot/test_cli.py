@@ -90,3 +90,64 @@ def test_seed_question_end_to_end_with_the_real_model(tmp_path: Path) -> None:
     assert "lee-jae-myung-china-visit.txt" in done.stdout
     done = citebot("--index", index, "ask", "Who won the 2022 FIFA World Cup?", cwd=tmp_path)
     assert done.stdout.startswith("Not in the articles")
+
+
+EVAL_KEYS = {
+    "article_recall@1",
+    "article_recall@5",
+    "snippet_hit@1",
+    "mrr",
+    "abstain_recall",
+    "false_abstain_rate",
+    "p50_ms",
+    "p95_ms",
+    "questions",
+    "answerable",
+}
+
+
+def test_eval_prints_exactly_one_json_object(tmp_path: Path) -> None:
+    articles = tmp_path / "articles.jsonl"
+    articles.write_text(
+        json.dumps(
+            {
+                "id": "chips",
+                "title": "Chipmaker expands",
+                "url": None,
+                "published": "2025-03-01",
+                "text": "The chipmaker will build a factory in Arizona. "
+                "The chipmaker expects to hire 3,000 workers by 2027.",
+            }
+        )
+        + "\n"
+    )
+    questions = tmp_path / "questions.jsonl"
+    questions.write_text(
+        json.dumps(
+            {
+                "id": "q1",
+                "question": "How many workers will the chipmaker hire?",
+                "answers": ["3,000"],
+                "article_id": "chips",
+            }
+        )
+        + "\n"
+        + json.dumps(
+            {"id": "q2", "question": "Quantum spectroscopy?", "answers": [], "article_id": None}
+        )
+        + "\n"
+    )
+    done = citebot(
+        "--model", "fake", "eval", "--articles", str(articles), "--questions", str(questions),
+        "--json", cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert set(result) == EVAL_KEYS
+    assert (result["questions"], result["answerable"]) == (2, 1)
+    assert result["snippet_hit@1"] == 1.0 and result["abstain_recall"] == 1.0
+    done = citebot(
+        "--model", "fake", "eval", "--articles", str(articles), "--questions", str(questions),
+        "--mode", "bm25", cwd=tmp_path,
+    )  # fmt: skip
+    assert "snippet_hit@1" in done.stdout and not done.stdout.lstrip().startswith("{")

@@ -197,3 +197,18 @@ def test_passages_cover_every_sentence_in_order(
         assert after.sentences[-1] > before.sentences[-1]  # every window brings a new sentence
         if max_chars >= 40 * max_sentences:  # room for everything: exactly the overlap
             assert len(shared) == overlap
+
+
+def test_a_quoted_question_and_its_attribution_stay_one_sentence() -> None:
+    text = (
+        "'The image quality is certainly good, right?' Lee posted on X along with the photos. "
+        '"Why now?" she asked. "Because." He left. Is it? Yes.'
+    )
+    assert [text[a:b] for a, b in split_sentences(text)] == [
+        "'The image quality is certainly good, right?' Lee posted on X along with the photos.",
+        '"Why now?" she asked.',
+        '"Because."',
+        "He left.",
+        "Is it?",
+        "Yes.",
+    ]
