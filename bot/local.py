@@ -231,6 +231,9 @@ def run_chat(settings: Settings) -> int:
 # --- demo ----------------------------------------------------------------------------------
 
 
+OUT_OF_SCOPE = "Who won the 2022 FIFA World Cup?"
+
+
 async def demo(settings: Settings, question: str) -> None:
     if settings.discord_token is not None:
         print("DISCORD_TOKEN is set, but the demo always uses the local Discord: nothing is")
@@ -249,6 +252,9 @@ async def demo(settings: Settings, question: str) -> None:
             await ask_in_channel(session, question, alice, print)
             print(f"\n#general  @{bob.name} used /ask question: {question}")
             await run_slash(session, f"/ask {question}", bob, print)
+            # And one the articles cannot answer: citebot says so instead of quoting something.
+            print(f"\n#general  @{alice.name}: @citebot {OUT_OF_SCOPE}")
+            await ask_in_channel(session, OUT_OF_SCOPE, alice, print)
     finally:
         await asyncio.to_thread(engine.close)
     print()

@@ -115,6 +115,8 @@ def test_demo_indexes_asks_and_says_what_next(
     assert "@bob used /ask question: When is Lee visiting Japan?" in out
     assert out.count("│ Lee visits China") == 2  # the mention's reply, and /ask's
     assert "planning to visit Japan" in out
+    assert "@alice: @citebot Who won the 2022 FIFA World Cup?" in out
+    assert out.count("│ Not in the articles") == 1
     assert ".venv/bin/citebot chat" in out
     assert "DISCORD_TOKEN" in out and "citebot run" in out and "docs/discord.md" in out
 
@@ -127,7 +129,8 @@ def test_demo_with_a_token_still_stays_local(
     assert run_in_process(workdir, "demo", "Who won the 2022 FIFA World Cup?") == 0
     captured = capsys.readouterr()
     assert "the demo always uses the local Discord" in captured.out
-    assert "│ Not in the articles" in captured.out
+    # The question asked by mention and by /ask, then the demo's own out-of-scope question.
+    assert captured.out.count("│ Not in the articles") == 3
     assert TOKEN not in captured.out + captured.err
 
 
