@@ -255,7 +255,6 @@ class Features:
     lexical: float  # sentence BM25, divided by the best candidate's
     prior: float  # fused score of the best passage holding it, divided by the top passage's
     passage_cosine: float  # the best cosine of a passage holding it
-    passage_bm25: float  # the best BM25 of a passage holding it, divided by the top one's
     offers: bool  # holds the kind of thing asked for
     bigrams: float  # share of the question's word pairs that the sentence also holds
     kind: Kind
@@ -275,15 +274,12 @@ def candidate_features(
     best_score = top[0].score or 1.0
     prior: dict[int, float] = {}
     p_cos: dict[int, float] = {}
-    p_bm25: dict[int, float] = {}
-    top_bm25 = max((r.bm25 or 0.0 for r in top), default=0.0) or 1.0
     spans: dict[int, tuple[str, int, int]] = {}
     for r in top:
         row = rows[r.passage_id]
         for s in version.store.sentences_between(row.first_sentence, row.last_sentence):
             prior[s.id] = max(prior.get(s.id, 0.0), r.score / best_score)
             p_cos[s.id] = max(p_cos.get(s.id, -1.0), r.cosine or 0.0)
-            p_bm25[s.id] = max(p_bm25.get(s.id, 0.0), (r.bm25 or 0.0) / top_bm25)
             spans[s.id] = (s.article_id, s.start, s.end)
     if not spans:
         return []
@@ -311,7 +307,6 @@ def candidate_features(
                 lexical=lexical.get(sid, 0.0) / top_lexical,
                 prior=prior[sid],
                 passage_cosine=p_cos[sid],
-                passage_bm25=p_bm25[sid],
                 offers=offers(kind, texts[sid], question),
                 bigrams=len(asked & _bigrams(texts[sid])) / len(asked) if asked else 0.0,
                 kind=kind,
