@@ -63,7 +63,7 @@ def _engine(settings: Settings) -> Engine:
     return Engine(
         settings.index_dir,
         settings.articles_dir,
-        load_encoder(settings.model),
+        load_encoder(settings.model, backend=settings.encoder),
         settings=AnswerSettings(threshold=settings.threshold),
         max_bytes=settings.max_file_bytes,
     )

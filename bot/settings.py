@@ -14,7 +14,7 @@ from typing import Any
 
 from dotenv import dotenv_values
 
-from retrieval.encoder import DEFAULT_MODEL
+from retrieval.encoder import BACKENDS, DEFAULT_BACKEND, DEFAULT_MODEL, Backend
 
 
 class SettingsError(Exception):
@@ -48,6 +48,7 @@ class Settings:
     articles_dir: Path = Path("seeds")
     index_dir: Path = Path("index")
     model: str = DEFAULT_MODEL
+    encoder: Backend = DEFAULT_BACKEND
     threshold: float = 0.3
     max_file_bytes: int = 5_000_000
     discord_token: Secret | None = field(default=None, repr=False)
@@ -102,6 +103,18 @@ def _snowflakes(env: Mapping[str, str], key: str) -> frozenset[int]:
     return frozenset(ids)
 
 
+def _backend(env: Mapping[str, str], default: Backend) -> Backend:
+    raw = env.get("CITEBOT_ENCODER", "").strip()
+    for backend in BACKENDS:
+        if raw == backend:
+            return backend
+    if raw:
+        raise SettingsError(
+            f"CITEBOT_ENCODER={raw!r} is not an encoder; use one of {', '.join(BACKENDS)}."
+        )
+    return default
+
+
 def settings_from(env: Mapping[str, str]) -> Settings:
     """Build Settings from a mapping of keys to strings; raises SettingsError."""
     token = env.get("DISCORD_TOKEN", "").strip()
@@ -119,6 +132,7 @@ def settings_from(env: Mapping[str, str]) -> Settings:
         articles_dir=Path(env.get("CITEBOT_ARTICLES_DIR", "").strip() or defaults.articles_dir),
         index_dir=Path(env.get("CITEBOT_INDEX_DIR", "").strip() or defaults.index_dir),
         model=env.get("CITEBOT_MODEL", "").strip() or defaults.model,
+        encoder=_backend(env, defaults.encoder),
         threshold=_float(env, "CITEBOT_THRESHOLD", defaults.threshold, 0.0, 1.0),
         max_file_bytes=_int(env, "CITEBOT_MAX_FILE_BYTES", defaults.max_file_bytes, minimum=1)
         or defaults.max_file_bytes,

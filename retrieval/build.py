@@ -8,8 +8,10 @@ removed ones are simply not copied, so they vanish from the dense and the keywor
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import shutil
+import sqlite3
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -17,6 +19,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -40,13 +43,18 @@ from retrieval.index import (
     point_current,
 )
 from retrieval.loading import load_articles
+from retrieval.snapshot import fingerprint as folder_fingerprint
 from retrieval.store import PassageRow, SentenceRow, Store
-from retrieval.types import Article, ReindexReport
+from retrieval.types import Article, ReindexReport, Skipped
+from retrieval.vectors import VectorFile
 
 # progress(stage, done, total): stage is "reading", "embedding" or "writing".
 Progress = Callable[[str, int, int], None]
 
 EMBED_BATCH = 256
+# Store meta keys: the articles folder's fingerprint (see snapshot.py) and the files skipped.
+FINGERPRINT = "articles_fingerprint"
+SKIPPED = "skipped"
 
 
 def _no_progress(stage: str, done: int, total: int) -> None:
@@ -126,10 +134,38 @@ def passage_embedding_text(title: str, passage: str) -> str:
     return f"{title}\n{passage}" if title and not passage.startswith(title) else passage
 
 
+class _Plan(NamedTuple):
+    added: tuple[str, ...]
+    changed: tuple[str, ...]
+    removed: tuple[str, ...]
+    unchanged: int
+    pending: _Pending | None  # None when nothing changed since the served version
+
+
+def _plan(articles: list[Article], old: IndexVersion | None) -> _Plan:
+    """What changed since `old`, and the rows of the new version, reusing old's where the text
+    is the same. Reading a damaged `old` raises sqlite3.DatabaseError."""
+    old_hashes = old.store.article_hashes() if old else {}
+    new_hashes = {a.id: a.content_hash for a in articles}
+    added = tuple(sorted(i for i in new_hashes if i not in old_hashes))
+    changed = tuple(
+        sorted(i for i in new_hashes if i in old_hashes and old_hashes[i] != new_hashes[i])
+    )
+    removed = tuple(sorted(i for i in old_hashes if i not in new_hashes))
+    unchanged = len(articles) - len(added) - len(changed)
+    if old is not None and not (added or changed or removed):
+        return _Plan(added, changed, removed, unchanged, None)
+    pending = _Pending()
+    for article in articles:
+        reusable = old is not None and old_hashes.get(article.id) == article.content_hash
+        pending.add(article, old if reusable else None)
+    return _Plan(added, changed, removed, unchanged, pending)
+
+
 def _vectors(
     sources: list[int],
     texts: list[str],
-    old: Vectors | None,
+    old: VectorFile | None,
     encoder: Encoder,
     progress: Callable[[int], None],
 ) -> tuple[Vectors, int]:
@@ -163,6 +199,31 @@ def _open_served(index_dir: Path, encoder: Encoder) -> IndexVersion | None:
         return None
 
 
+def _untouched(index_dir: Path, encoder: Encoder, folder: str | None) -> ReindexReport | None:
+    """The report of a reindex with nothing to do, when the folder's fingerprint is the one
+    the served version was built from; None when the files must be read to tell."""
+    if folder is None:
+        return None
+    served = _open_served(index_dir, encoder)
+    if served is None:
+        return None
+    try:
+        meta = served.store.meta()
+        if meta.get(FINGERPRINT) != folder:
+            return None
+        skipped = tuple(Skipped(path, reason) for path, reason in json.loads(meta[SKIPPED]))
+        stats = served.stats()
+        # Read what the full path reads first, so damage there is found as it would be.
+        if len(served.store.article_hashes()) != stats.articles:
+            return None
+    except (sqlite3.DatabaseError, KeyError, ValueError, TypeError):
+        return None  # a damaged served version: the full path rebuilds it
+    finally:
+        served.close()
+    _remove_old_versions(index_dir, keep={stats.version})
+    return ReindexReport((), (), (), stats.articles, skipped, 0, stats)
+
+
 def build_index(
     articles_dir: Path,
     index_dir: Path,
@@ -194,27 +255,31 @@ def _build_locked(
             f"The articles folder {articles_dir} does not exist; set CITEBOT_ARTICLES_DIR."
         )
     _remove_stale_builds(index_dir)
+    # Taken before reading, so a file changed while we read changes the next fingerprint.
+    folder = folder_fingerprint(articles_dir, max_bytes, now=time.time())
+    untouched = _untouched(index_dir, encoder, folder)
+    if untouched is not None:
+        return untouched
     progress("reading", 0, 1)
     loaded = load_articles(articles_dir, max_bytes=max_bytes)
     progress("reading", 1, 1)
     articles = sorted(loaded.articles, key=lambda a: a.id)
     old = _open_served(index_dir, encoder)
     try:
-        old_hashes = old.store.article_hashes() if old else {}
-        new_hashes = {a.id: a.content_hash for a in articles}
-        added = tuple(sorted(i for i in new_hashes if i not in old_hashes))
-        changed = tuple(
-            sorted(i for i in new_hashes if i in old_hashes and old_hashes[i] != new_hashes[i])
-        )
-        removed = tuple(sorted(i for i in old_hashes if i not in new_hashes))
-        unchanged = len(articles) - len(added) - len(changed)
-        if old is not None and not (added or changed or removed):
+        try:
+            added, changed, removed, unchanged, pending = _plan(articles, old)
+        except sqlite3.DatabaseError:
+            if old is None:
+                raise
+            # Damage deep in the served version passes its checks at open: build it all anew.
+            old.close()
+            old = None
+            added, changed, removed, unchanged, pending = _plan(articles, None)
+        if pending is None:
+            assert old is not None
+            # Nothing to build; still clear what a killed build left beside the served version.
+            _remove_old_versions(index_dir, keep={old.name})
             return ReindexReport(added, changed, removed, unchanged, loaded.skipped, 0, old.stats())
-
-        pending = _Pending()
-        for article in articles:
-            reusable = old is not None and old_hashes.get(article.id) == article.content_hash
-            pending.add(article, old if reusable else None)
 
         total = pending.passage_source.count(-1) + pending.sentence_source.count(-1)
         done = 0
@@ -254,7 +319,15 @@ def _build_locked(
     building.mkdir(parents=True)
     try:
         manifest = _write_version(
-            building, articles, pending, passage_vectors, sentence_vectors, encoder, ivf_threshold
+            building,
+            articles,
+            pending,
+            passage_vectors,
+            sentence_vectors,
+            encoder,
+            ivf_threshold,
+            fingerprint=folder,
+            skipped=loaded.skipped,
         )
         versions = index_dir / VERSIONS
         versions.mkdir(exist_ok=True)
@@ -284,6 +357,9 @@ def _write_version(
     sentence_vectors: Vectors,
     encoder: Encoder,
     ivf_threshold: int,
+    *,
+    fingerprint: str | None = None,
+    skipped: tuple[Skipped, ...] = (),
 ) -> Manifest:
     store = Store.create(folder / DATABASE)
     try:
@@ -307,6 +383,14 @@ def _write_version(
                     article.title,
                     [pending.passage_texts[i] for i in p_ids],
                 )
+            store.write_keyword_index()
+            # What `_untouched` compares with the folder next time, and reports as skipped.
+            store.set_meta(
+                {
+                    FINGERPRINT: fingerprint or "",
+                    SKIPPED: json.dumps([[k.path, k.reason] for k in skipped]),
+                }
+            )
             manifest = Manifest(
                 format=FORMAT,
                 model=encoder.name,

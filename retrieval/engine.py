@@ -7,6 +7,7 @@ asked during a reindex is answered from the old index, never from a half-built o
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import unicodedata
 from collections.abc import Iterator
@@ -102,6 +103,12 @@ class Engine:
             lease.readers += 1
         try:
             yield lease.version
+        except sqlite3.DatabaseError as exc:
+            # Damage deep in the file passes the checks at load, which do not read every page.
+            raise IndexUnavailable(
+                f"The index database in {lease.version.folder} is damaged ({exc}); rebuild it "
+                "with a reindex."
+            ) from exc
         finally:
             with self._lock:
                 lease.readers -= 1

@@ -19,13 +19,11 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from retrieval.dense import DenseIndex
-from retrieval.encoder import Vectors
 from retrieval.errors import IndexUnavailable, ModelMismatch
 from retrieval.store import Store
 from retrieval.types import IndexStats
+from retrieval.vectors import VectorFile
 
 FORMAT = 1
 MANIFEST = "manifest.json"
@@ -96,8 +94,8 @@ def current_version(index_dir: Path) -> Path:
         raise IndexUnavailable(
             f"No index has been built in {index_dir} yet; run `citebot index` (or /reindex)."
         ) from exc
-    except OSError as exc:
-        raise IndexUnavailable(f"Cannot read {pointer}: {exc}.") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise IndexUnavailable(f"Cannot read {pointer}: {exc}; rebuild with a reindex.") from exc
     folder = index_dir / VERSIONS / name
     if not name or "/" in name or not folder.is_dir():
         raise IndexUnavailable(
@@ -134,8 +132,8 @@ class IndexVersion:
         manifest: Manifest,
         store: Store,
         passages: DenseIndex,
-        passage_vectors: Vectors,
-        sentence_vectors: Vectors,
+        passage_vectors: VectorFile,
+        sentence_vectors: VectorFile,
     ) -> None:
         self.folder = folder
         self.manifest = manifest
@@ -161,6 +159,8 @@ class IndexVersion:
 
     def close(self) -> None:
         self.store.close()
+        self.passage_vectors.close()
+        self.sentence_vectors.close()
 
     @classmethod
     def open(cls, folder: Path, *, model: str, dimension: int) -> IndexVersion:
@@ -175,7 +175,7 @@ class IndexVersion:
             raise ModelMismatch(
                 f"The index was built with model {manifest.model!r} ({manifest.dimension} "
                 f"dimensions) but citebot is set to {model!r} ({dimension}); reindex to rebuild "
-                "it with the configured model, or set CITEBOT_MODEL back."
+                "it with the configured model, or set CITEBOT_MODEL (and CITEBOT_ENCODER) back."
             )
         try:
             store = Store.open(folder / DATABASE)
@@ -183,10 +183,13 @@ class IndexVersion:
             raise IndexUnavailable(
                 f"The index database in {folder} is damaged ({exc}); rebuild it with a reindex."
             ) from exc
+        opened: list[VectorFile] = []
         try:
             articles, passages, sentences = store.counts()
             passage_vectors = _load_vectors(folder / PASSAGE_VECTORS, passages, dimension)
+            opened.append(passage_vectors)
             sentence_vectors = _load_vectors(folder / SENTENCE_VECTORS, sentences, dimension)
+            opened.append(sentence_vectors)
             if (articles, passages, sentences) != (
                 manifest.articles,
                 manifest.passages,
@@ -198,32 +201,37 @@ class IndexVersion:
             if manifest.dense == "ivf":
                 dense = _load_faiss(folder / PASSAGE_FAISS, passages)
             else:
-                dense = DenseIndex.build(np.asarray(passage_vectors), ivf_threshold=passages + 1)
+                dense = DenseIndex.exact(passage_vectors.mapped())
         except sqlite3.Error as exc:
             store.close()
+            for vectors in opened:
+                vectors.close()
             raise IndexUnavailable(
                 f"The index database in {folder} is damaged ({exc}); rebuild it with a reindex."
             ) from exc
         except BaseException:
             store.close()
+            for vectors in opened:
+                vectors.close()
             raise
         return cls(folder, manifest, store, dense, passage_vectors, sentence_vectors)
 
 
-def _load_vectors(path: Path, rows: int, dimension: int) -> Vectors:
+def _load_vectors(path: Path, rows: int, dimension: int) -> VectorFile:
     try:
-        # Memory-mapped: sentence vectors are only read for the few candidates of a question.
-        array = np.load(path, mmap_mode="r", allow_pickle=False)
-    except (OSError, ValueError) as exc:
+        # Read by row: sentence vectors are only read for the few candidates of a question.
+        vectors = VectorFile.open(path)
+    except (OSError, ValueError, EOFError) as exc:  # EOFError: an empty file
         raise IndexUnavailable(
             f"The vector file {path} is missing or damaged ({exc}); rebuild with a reindex."
         ) from exc
-    if array.dtype != np.float32 or array.shape != (rows, dimension):
+    if vectors.shape != (rows, dimension):
+        vectors.close()
         raise IndexUnavailable(
-            f"The vector file {path} holds {array.shape} {array.dtype}, expected "
-            f"({rows}, {dimension}) float32; rebuild with a reindex."
+            f"The vector file {path} holds {vectors.shape} float32, expected "
+            f"({rows}, {dimension}); rebuild with a reindex."
         )
-    return array  # type: ignore[no-any-return]
+    return vectors
 
 
 def _load_faiss(path: Path, rows: int) -> DenseIndex:

@@ -75,7 +75,7 @@ CORPUS = {
     "chips.jsonl": (
         '{"id": "chips-1", "title": "Chipmaker expands", "url": null, "published": "2025-03-01",'
         ' "text": "The chipmaker will build a new factory in Arizona. The chipmaker expects to'
-        ' hire 3,000 workers by 2027. Mr. Chen, the chief executive, announced the plan in'
+        " hire 3,000 workers by 2027. Mr. Chen, the chief executive, announced the plan in"
         ' Phoenix."}\n'
     ),
 }

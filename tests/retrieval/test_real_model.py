@@ -58,7 +58,9 @@ def test_real_encoder_returns_normalised_vectors(real_encoder: Encoder) -> None:
     vectors = real_encoder.encode_documents(["one sentence", "another sentence entirely"])
     assert vectors.shape == (2, 384)
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
-    assert real_encoder.encode_query("one sentence") @ vectors[0] == pytest.approx(1.0, abs=1e-5)
+    # int8 dynamic quantization scales activations per batch, so the same text embedded alone
+    # and in a batch differs slightly; the fp32 backends agree to 1e-5.
+    assert real_encoder.encode_query("one sentence") @ vectors[0] > 0.98
 
 
 def test_index_survives_reopen(seed_engine: Engine, real_encoder: Encoder) -> None:

@@ -1,0 +1,139 @@
+"""Write a large index of article copies without splitting or embedding each copy again.
+
+A copy has its original's offsets (see `corpus.perturb`), so its sentences and passages are its
+original's spans: the originals are split once, and the copies' rows, texts and vectors are laid
+out from them. The version is then written by the builder's own writer (`_write_version`), so
+the files, the SQLite schema, the FTS tables and the FAISS index are exactly a real build's.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.corpus import Record, copies
+from retrieval.build import _Pending, _write_version, passage_embedding_text
+from retrieval.dense import IVF_THRESHOLD
+from retrieval.encoder import Vectors
+from retrieval.index import VERSIONS, Manifest, point_current
+from retrieval.store import PassageRow, SentenceRow
+from retrieval.types import Article
+
+
+class _Named:
+    """What `_write_version` reads of an encoder: its name and dimension."""
+
+    def __init__(self, name: str, dimension: int) -> None:
+        self.name = name
+        self.dimension = dimension
+
+    def encode_documents(self, texts: Sequence[str]) -> Vectors:
+        raise NotImplementedError
+
+    def encode_query(self, text: str) -> Vectors:
+        raise NotImplementedError
+
+
+def write_grown_index(
+    index_dir: Path,
+    originals: Sequence[Record],
+    passages: int,
+    table: dict[str, Vectors],
+    *,
+    model: str,
+    noise: float = 0.05,
+    ivf_threshold: int = IVF_THRESHOLD,
+) -> Manifest:
+    """An index of at least `passages` passages: the originals, then copies, in rounds.
+
+    `table` maps each original text, lower-cased, to its real embedding (see `Recorder`). A
+    copy's passage vector is its original's plus Gaussian noise of norm `noise`; its sentence
+    vectors are its original's (they only rank sentences inside the chosen passages).
+    """
+    shapes: list[tuple[Article, list[tuple[int, int]], list[tuple[int, int, int, int]]]] = []
+    for record in originals:
+        article = _article(record, 0)
+        pending = _Pending()
+        pending.add(article, None)
+        spans = [(s.start, s.end) for s in pending.sentences]
+        windows = [(p.start, p.end, p.first_sentence, p.last_sentence) for p in pending.passages]
+        shapes.append((article, spans, windows))
+    per_round = sum(len(w) for _, _, w in shapes)
+    articles_needed = -(-passages * len(originals) // per_round)
+
+    dimension = len(next(iter(table.values())))
+    base_p = [
+        np.stack([table[passage_embedding_text(a.title, a.text[s:e]).lower()] for s, e, _, _ in w])
+        for a, _, w in shapes
+    ]
+    base_s = [np.stack([table[a.text[s:e].lower()] for s, e in sp]) for a, sp, _ in shapes]
+
+    pending = _Pending()
+    articles: list[Article] = []
+    p_parts: list[Vectors] = []
+    s_parts: list[Vectors] = []
+    rng = np.random.default_rng(0)
+    for number, record in enumerate(copies(originals, articles_needed)):
+        index = number % len(originals)
+        article = _article(record, number)
+        _, spans, windows = shapes[index]
+        first_s = len(pending.sentences)
+        for ordinal, (start, end) in enumerate(spans):
+            pending.sentences.append(
+                SentenceRow(len(pending.sentences), article.id, ordinal, start, end)
+            )
+            pending.sentence_texts.append(article.text[start:end])
+            pending.sentence_source.append(-1)
+        for start, end, first, last in windows:
+            pending.passages.append(
+                PassageRow(
+                    len(pending.passages), article.id, start, end, first_s + first, first_s + last
+                )
+            )
+            pending.passage_texts.append(article.text[start:end])
+            pending.passage_source.append(-1)
+        rows = base_p[index]
+        if number >= len(originals):
+            jitter = rng.standard_normal(rows.shape, dtype=np.float32)
+            rows = rows + jitter * np.float32(noise / np.sqrt(dimension))
+            rows = rows / np.linalg.norm(rows, axis=1, keepdims=True)
+        p_parts.append(rows.astype(np.float32))
+        s_parts.append(base_s[index])
+        articles.append(article)
+
+    name = "grown-" + uuid.uuid4().hex[:8]
+    building = index_dir / f"building-{name}"
+    building.mkdir(parents=True)
+    try:
+        manifest = _write_version(
+            building,
+            articles,
+            pending,
+            np.concatenate(p_parts),
+            np.concatenate(s_parts),
+            _Named(model, dimension),
+            ivf_threshold,
+        )
+        (index_dir / VERSIONS).mkdir(exist_ok=True)
+        os.replace(building, index_dir / VERSIONS / name)
+        point_current(index_dir, name)
+    except BaseException:
+        shutil.rmtree(building, ignore_errors=True)
+        raise
+    return manifest
+
+
+def _article(record: Record, number: int) -> Article:
+    return Article(
+        id=record.id,
+        title=record.title,
+        text=record.text,
+        path=f"grown.jsonl:{number + 1}",
+        url=record.url,
+        published=record.published,
+    )

@@ -1,0 +1,272 @@
+"""One measurement in a fresh process: `python -m benchmarks.probe TASK ARGS_JSON`.
+
+Each task prints one JSON object. A fresh process per measurement keeps peak memory (the
+kernel's high-water mark) and caches of one measurement out of the next.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def rss_mib() -> float:
+    """Resident memory now."""
+    with open("/proc/self/status", encoding="ascii") as handle:
+        for line in handle:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def peak_mib() -> float:
+    """The process's highest resident memory so far (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def percentiles(ms: list[float]) -> dict[str, float]:
+    return {
+        "p50_ms": round(statistics.median(ms), 2),
+        "p95_ms": round(float(np.percentile(ms, 95)), 2),
+        "mean_ms": round(statistics.fmean(ms), 2),
+    }
+
+
+def _encoder(backend: str, cache_dir: str | None) -> Any:
+    from retrieval.encoder import load_encoder
+
+    return load_encoder(
+        "all-MiniLM-L6-v2",
+        backend=backend,  # type: ignore[arg-type]
+        cache_dir=Path(cache_dir) if cache_dir else None,
+    )
+
+
+def task_index(args: dict[str, Any]) -> dict[str, Any]:
+    """Build an index of an articles folder from scratch with a real encoder: passages/s."""
+    from benchmarks.corpus import Recorder
+    from retrieval.build import build_index
+
+    started = time.perf_counter()
+    encoder = _encoder(args["backend"], args.get("cache_dir"))
+    load_s = time.perf_counter() - started
+    recorder = Recorder(encoder) if args.get("record") else None
+    model_mib = rss_mib()
+    started = time.perf_counter()
+    report = build_index(Path(args["articles"]), Path(args["index"]), recorder or encoder)
+    seconds = time.perf_counter() - started
+    if recorder is not None:
+        from benchmarks.corpus import eval_questions
+
+        keys = list(recorder.table)
+        np.save(args["record"] + ".npy", np.stack([recorder.table[k] for k in keys]))
+        Path(args["record"] + ".json").write_text(json.dumps(keys), encoding="utf-8")
+        asked = eval_questions(Path(args["eval_dir"]))[::3]
+        np.save(
+            args["record"] + ".questions.npy", np.stack([encoder.encode_query(q) for q in asked])
+        )
+    passages = report.stats.passages
+    return {
+        "backend": args["backend"],
+        "model": report.stats.model,
+        "articles": report.stats.articles,
+        "passages": passages,
+        "seconds": round(seconds, 2),
+        "passages_per_s": round(passages / seconds, 1),
+        "load_s": round(load_s, 2),
+        "model_mib": round(model_mib, 1),
+        "peak_mib": round(peak_mib(), 1),
+        "bytes_per_passage": round((peak_mib() - model_mib) * 2**20 / max(passages, 1)),
+    }
+
+
+def load_table(path: str) -> dict[str, Any]:
+    keys = json.loads(Path(path + ".json").read_text(encoding="utf-8"))
+    vectors = np.load(path + ".npy")
+    return dict(zip(keys, vectors, strict=True))
+
+
+def task_grow(args: dict[str, Any]) -> dict[str, Any]:
+    """Write an index of copies of the evaluation articles with replayed embeddings."""
+    from benchmarks.corpus import eval_records
+    from benchmarks.grow import write_grown_index
+
+    started = time.perf_counter()
+    manifest = write_grown_index(
+        Path(args["index"]),
+        eval_records(Path(args["eval_dir"])),
+        int(args["passages"]),
+        load_table(args["table"]),
+        model=args["model"],
+    )
+    return {
+        "passages": manifest.passages,
+        "sentences": manifest.sentences,
+        "articles": manifest.articles,
+        "dense": manifest.dense,
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+
+
+def task_replay_build(args: dict[str, Any]) -> dict[str, Any]:
+    """Index an articles folder with replayed embeddings (the real builder, no model)."""
+    from benchmarks.corpus import ReplayEncoder
+    from retrieval.build import build_index
+
+    table = load_table(args["table"])
+    encoder = ReplayEncoder(table, args["model"], len(next(iter(table.values()))), 0.05)
+    started = time.perf_counter()
+    report = build_index(Path(args["articles"]), Path(args["index"]), encoder)
+    seconds = time.perf_counter() - started
+    return {
+        "articles": report.stats.articles,
+        "passages": report.stats.passages,
+        "seconds": round(seconds, 1),
+        "passages_per_s": round(report.stats.passages / seconds, 1),
+    }
+
+
+def task_reindex(args: dict[str, Any]) -> dict[str, Any]:
+    """Reindex a folder whose index is up to date: loading, hashing, comparing."""
+    from retrieval.build import build_index
+    from retrieval.encoder import FakeEncoder
+
+    class Named(FakeEncoder):
+        # Nothing changed, so nothing is embedded: only the recorded identity is read.
+        name = args["model"]
+
+        @property
+        def dimension(self) -> int:
+            return int(args["dimension"])
+
+    before = rss_mib()
+    started = time.perf_counter()
+    report = build_index(Path(args["articles"]), Path(args["index"]), Named())
+    seconds = time.perf_counter() - started
+    if report.added or report.changed or report.removed:
+        raise AssertionError(f"the corpus changed under the benchmark: {report}")
+    return {
+        "articles": report.stats.articles,
+        "passages": report.stats.passages,
+        "seconds": round(seconds, 3),
+        "bytes_per_passage": round((peak_mib() - before) * 2**20 / report.stats.passages),
+    }
+
+
+def task_ask(args: dict[str, Any]) -> dict[str, Any]:
+    """Ask questions in process: encode, search, choose the snippet; latency and memory."""
+    from benchmarks.corpus import eval_questions
+    from retrieval.answer import answer_question
+    from retrieval.dense import DenseIndex
+    from retrieval.engine import clean_question
+    from retrieval.index import IndexVersion, Manifest, current_version
+
+    encoder = _encoder(args["backend"], args.get("cache_dir"))
+    questions = eval_questions(Path(args["eval_dir"]))
+    rng = np.random.default_rng(1)
+    picked = [questions[i] for i in rng.choice(len(questions), int(args["questions"]))]
+    model_mib = rss_mib()
+    folder = current_version(Path(args["index"]))
+    manifest = Manifest.read(folder / "manifest.json")
+    # The baseline embeds with torch into an index recorded under another backend's name.
+    version = IndexVersion.open(folder, model=manifest.model, dimension=manifest.dimension)
+    if args.get("exact"):
+        version.passages = DenseIndex.exact(version.passage_vectors.mapped())
+    texts = [clean_question(q) for q in picked]
+    for text in texts[:10]:
+        answer_question(version, encoder, text)
+    ask_ms: list[float] = []
+    for text in texts:
+        started = time.perf_counter()
+        answer_question(version, encoder, text)
+        ask_ms.append((time.perf_counter() - started) * 1000)
+    encode_ms = _times(lambda t: encoder.encode_query(t), texts)
+    query = encoder.encode_query(texts[0])
+    search_ms = _times(lambda t: version.passages.search(query, 50), texts)
+    out = {
+        "backend": args["backend"],
+        "dense": version.passages.kind,
+        "passages": manifest.passages,
+        **percentiles(ask_ms),
+        "encode_p50_ms": percentiles(encode_ms)["p50_ms"],
+        "search_p50_ms": percentiles(search_ms)["p50_ms"],
+        "model_mib": round(model_mib, 1),
+        "peak_mib": round(peak_mib(), 1),
+        "bytes_per_passage": round((peak_mib() - model_mib) * 2**20 / manifest.passages),
+    }
+    version.close()
+    return out
+
+
+def _times(call: Callable[[str], object], texts: list[str]) -> list[float]:
+    out = []
+    for text in texts:
+        started = time.perf_counter()
+        call(text)
+        out.append((time.perf_counter() - started) * 1000)
+    return out
+
+
+def task_recall(args: dict[str, Any]) -> dict[str, Any]:
+    """IVF against exact search on spread-out vectors: recall@10 and search latency."""
+    import faiss
+
+    from benchmarks.corpus import mixture_vectors
+    from retrieval.dense import DenseIndex
+
+    table = load_table(args["table"])
+    base = np.stack(list(table.values()))
+    queries = np.load(args["queries"])[: int(args["questions"])]
+    vectors = mixture_vectors(base, int(args["n"]))
+    started = time.perf_counter()
+    ivf = DenseIndex.build(vectors, ivf_threshold=1)
+    build_s = time.perf_counter() - started
+    exact = DenseIndex.exact(vectors)
+    faiss.omp_set_num_threads(1)
+    recalls = []
+    ivf_ms: list[float] = []
+    exact_ms: list[float] = []
+    for query in queries:
+        started = time.perf_counter()
+        want, _ = exact.search(query, 10)
+        exact_ms.append((time.perf_counter() - started) * 1000)
+        started = time.perf_counter()
+        got, _ = ivf.search(query, 10)
+        ivf_ms.append((time.perf_counter() - started) * 1000)
+        recalls.append(len(set(want.tolist()) & set(got.tolist())) / 10)
+    return {
+        "n": len(vectors),
+        "recall_at_10": round(statistics.fmean(recalls), 4),
+        "ivf_build_s": round(build_s, 1),
+        "ivf": percentiles(ivf_ms),
+        "exact": percentiles(exact_ms),
+    }
+
+
+TASKS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    "index": task_index,
+    "grow": task_grow,
+    "replay_build": task_replay_build,
+    "reindex": task_reindex,
+    "ask": task_ask,
+    "recall": task_recall,
+}
+
+
+def main() -> int:
+    task, raw = sys.argv[1], sys.argv[2]
+    result = TASKS[task](json.loads(raw))
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,383 @@
+"""`make bench`: citebot's performance figures beside the baseline, from one run.
+
+    python -m benchmarks.run [--quick] [--work DIR] [--fresh] [--json FILE]
+
+The baseline is the reference path: sentence-transformers on torch, exact search over every
+vector. Each figure is measured in a fresh process (`benchmarks.probe`), baseline and citebot
+alternating, and the median of the repeats is printed. Grown corpora are kept in the work folder
+(default `.benchmarks/`) and reused by later runs; `--fresh` rebuilds them. docs/performance.md
+says what each figure measures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks.corpus import EVAL_DIR, SETS, copies, eval_records, write_markdown
+from retrieval.encoder import DEFAULT_BACKEND
+
+REPO = Path(__file__).resolve().parent.parent
+BASELINE = "torch"
+SIZES = {"10k": 10_000, "100k": 100_000, "1M": 1_000_000}
+REINDEX_ARTICLES = 10_000
+STARTUP_QUESTION = "When is Lee visiting Japan?"
+STARTUP = """
+import sys
+from pathlib import Path
+from retrieval import Engine
+from retrieval.answer import answer_question
+from retrieval.encoder import load_encoder
+from retrieval.index import IndexVersion, Manifest, current_version
+index_dir, backend, question = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
+encoder = load_encoder("all-MiniLM-L6-v2", backend=backend)
+folder = current_version(index_dir)
+manifest = Manifest.read(folder / "manifest.json")
+if manifest.model == encoder.name:
+    engine = Engine(index_dir, index_dir, encoder)
+    if not engine.load():
+        raise SystemExit(engine.unavailable_reason)
+    engine.ask(question)
+else:  # the baseline, torch, into an index recorded under the int8 name: the same work
+    version = IndexVersion.open(folder, model=manifest.model, dimension=manifest.dimension)
+    answer_question(version, encoder, question)
+print("ready", "torch" in sys.modules, flush=True)
+"""
+
+
+def probe(task: str, **args: Any) -> dict[str, Any]:
+    """Run one measurement in a fresh interpreter and return what it printed."""
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks.probe", task, json.dumps(args)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise SystemExit(f"benchmark task {task} failed:\n{result.stderr[-3000:]}")
+    out: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
+    log(f"  {task}: {json.dumps(out)}")
+    return out
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def startup_seconds(index_dir: Path, backend: str) -> tuple[float, bool]:
+    """From starting the interpreter to the first answer: build the engine, load, ask once."""
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        [sys.executable, "-c", STARTUP, str(index_dir), backend, STARTUP_QUESTION],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    seconds = time.perf_counter() - started
+    _, stderr = process.communicate()
+    if not line.startswith("ready"):
+        raise SystemExit(f"start-up probe failed:\n{stderr[-3000:]}")
+    return seconds, line.split()[1] == "True"
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def prepare_eval_articles(work: Path, eval_dir: Path) -> Path:
+    folder = work / "eval-articles"
+    if not folder.is_dir():
+        folder.mkdir(parents=True)
+        for name in SETS:
+            shutil.copy(eval_dir / name / "articles.jsonl", folder / f"{name}.jsonl")
+    return folder
+
+
+def mean_tokens(texts: list[str]) -> float:
+    from tokenizers import Tokenizer
+
+    from retrieval.encoder import bundled_model_path
+
+    tokenizer = Tokenizer.from_file(str(bundled_model_path() / "tokenizer.json"))
+    tokenizer.no_padding()
+    tokenizer.no_truncation()
+    return statistics.fmean(len(e.ids) for e in tokenizer.encode_batch(texts))
+
+
+def passage_texts(index_dir: Path) -> list[str]:
+    from retrieval.build import passage_embedding_text
+    from retrieval.index import IndexVersion, Manifest, current_version
+
+    folder = current_version(index_dir)
+    manifest = Manifest.read(folder / "manifest.json")
+    version = IndexVersion.open(folder, model=manifest.model, dimension=manifest.dimension)
+    try:
+        articles = {a.id: a for a in version.store.articles()}
+        rows = version.store.passages(list(range(manifest.passages)))
+        return [
+            passage_embedding_text(
+                articles[r.article_id].title, articles[r.article_id].text[r.start : r.end]
+            )
+            for r in rows.values()
+        ]
+    finally:
+        version.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="fewer repeats, no 1M corpus")
+    parser.add_argument("--work", type=Path, default=REPO / ".benchmarks")
+    parser.add_argument("--eval-dir", type=Path, default=EVAL_DIR)
+    parser.add_argument("--fresh", action="store_true", help="rebuild the grown corpora")
+    parser.add_argument("--backend", default=DEFAULT_BACKEND, help="citebot's encoder backend")
+    parser.add_argument("--json", type=Path, help="also write every measurement here")
+    parser.add_argument(
+        "--cache-dir", type=Path, help="ONNX export cache (default ~/.cache/citebot)"
+    )
+    args = parser.parse_args(argv)
+    quick: bool = args.quick
+    backend: str = args.backend
+    work: Path = args.work
+    if args.fresh and work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True, exist_ok=True)
+    eval_dir: Path = args.eval_dir
+    repeats = 1 if quick else 3
+    questions = 100 if quick else 300
+    sizes = {k: v for k, v in SIZES.items() if not (quick and v > 100_000)}
+    cache = str(args.cache_dir) if args.cache_dir else None
+    results: dict[str, Any] = {"backend": backend, "quick": quick, "started": time.ctime()}
+
+    # --- indexing: the evaluation articles, from files to a built index ---
+    articles = prepare_eval_articles(work, eval_dir)
+    table = str(work / f"table-{backend}")
+    indexing: dict[str, list[dict[str, Any]]] = {BASELINE: [], backend: []}
+    for repeat in range(repeats):
+        for name in (BASELINE, backend):
+            index_dir = work / f"index-eval-{name}"
+            shutil.rmtree(index_dir, ignore_errors=True)
+            log(f"indexing the evaluation articles with {name} ({repeat + 1}/{repeats})")
+            record = table if name == backend and repeat == 0 else None
+            indexing[name].append(
+                probe(
+                    "index",
+                    backend=name,
+                    articles=str(articles),
+                    index=str(index_dir),
+                    record=record,
+                    eval_dir=str(eval_dir),
+                    cache_dir=cache,
+                )
+            )
+    results["indexing"] = indexing
+    results["passage_tokens"] = round(mean_tokens(passage_texts(work / f"index-eval-{backend}")), 1)
+    model = indexing[backend][0]["model"]
+
+    # --- answering at 10k, 100k, 1M passages ---
+    asking: dict[str, dict[str, Any]] = {}
+    for label, size in sizes.items():
+        index_dir = work / f"grown-{label}-{backend}"
+        if not (index_dir / "CURRENT").is_file():
+            shutil.rmtree(index_dir, ignore_errors=True)
+            log(f"growing a {label}-passage index (once; kept in {work})")
+            asking.setdefault(label, {})["grow"] = probe(
+                "grow",
+                index=str(index_dir),
+                eval_dir=str(eval_dir),
+                passages=size,
+                table=table,
+                model=model,
+            )
+        for name, exact in ((BASELINE, True), (backend, False)):
+            log(f"asking {questions} questions at {label} passages with {name}")
+            asking.setdefault(label, {})[name] = probe(
+                "ask",
+                backend=name,
+                index=str(index_dir),
+                exact=exact,
+                questions=questions,
+                eval_dir=str(eval_dir),
+                cache_dir=cache,
+            )
+    results["ask"] = asking
+
+    # --- IVF recall on spread-out vectors ---
+    recall_n = max(v for v in sizes.values())
+    log(f"IVF recall@10 on {recall_n} synthetic vectors")
+    results["recall"] = probe(
+        "recall", table=table, queries=table + ".questions.npy", n=recall_n, questions=questions
+    )
+
+    # --- start-up to the first answer ---
+    label = "1M" if "1M" in sizes else "100k"
+    index_dir = work / f"grown-{label}-{backend}"
+    startup: dict[str, list[float]] = {BASELINE: [], backend: []}
+    torch_loaded = False
+    for _ in range(3 if quick else 5):
+        for name in (BASELINE, backend):
+            seconds, loaded_torch = startup_seconds(index_dir, name)
+            startup[name].append(round(seconds, 3))
+            if name == backend:
+                torch_loaded |= loaded_torch
+    results["startup"] = {"index": label, "runs": startup, "torch_imported": torch_loaded}
+
+    # --- reindex of an unchanged 10k-article corpus ---
+    reindex_articles = 2_000 if quick else REINDEX_ARTICLES
+    corpus = work / f"articles-{reindex_articles}"
+    index_dir = work / f"index-{reindex_articles}-{backend}"
+    if not (index_dir / "CURRENT").is_file():
+        shutil.rmtree(corpus, ignore_errors=True)
+        shutil.rmtree(index_dir, ignore_errors=True)
+        log(f"writing {reindex_articles} article files and indexing them (once)")
+        write_markdown(corpus, copies(eval_records(eval_dir), reindex_articles))
+        results["replay_build"] = probe(
+            "replay_build", articles=str(corpus), index=str(index_dir), table=table, model=model
+        )
+    dimension = 384
+    results["reindex"] = [
+        probe(
+            "reindex", articles=str(corpus), index=str(index_dir), model=model, dimension=dimension
+        )
+        for _ in range(repeats)
+    ]
+
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2), encoding="utf-8")
+    print(render(results, backend))
+    return 0
+
+
+def render(results: dict[str, Any], backend: str) -> str:
+    """The Markdown table docs/performance.md shows."""
+    rows: list[tuple[str, str, str, str, str]] = []
+
+    def ratio(base: float, ours: float, higher_is_better: bool) -> str:
+        if not base or not ours:
+            return "-"
+        value = ours / base if higher_is_better else base / ours
+        return f"{value:.1f}×"
+
+    index = results["indexing"]
+    base_ps = median([r["passages_per_s"] for r in index[BASELINE]])
+    ours_ps = median([r["passages_per_s"] for r in index[backend]])
+    first = index[backend][0]
+    rows.append(
+        (
+            f"indexing, passages/s ({first['passages']} passages of "
+            f"~{results['passage_tokens']:.0f} tokens, files to built index)",
+            f"{base_ps:.0f}",
+            f"{ours_ps:.0f}",
+            ratio(base_ps, ours_ps, True),
+            "≥ 200",
+        )
+    )
+    rows.append(
+        (
+            "indexing, peak memory MiB (model loaded: torch / ONNX)",
+            f"{median([r['peak_mib'] for r in index[BASELINE]]):.0f}"
+            f" ({index[BASELINE][0]['model_mib']:.0f})",
+            f"{median([r['peak_mib'] for r in index[backend]]):.0f}"
+            f" ({index[backend][0]['model_mib']:.0f})",
+            "",
+            "",
+        )
+    )
+    targets = {"10k": "", "100k": "≤ 5 / ≤ 15", "1M": "p95 ≤ 25"}
+    for label, by_name in results["ask"].items():
+        base, ours = by_name[BASELINE], by_name[backend]
+        rows.append(
+            (
+                f"ask p50 / p95 ms, {ours['passages']:,} passages ({ours['dense']} vs exact)",
+                f"{base['p50_ms']:.1f} / {base['p95_ms']:.1f}",
+                f"{ours['p50_ms']:.1f} / {ours['p95_ms']:.1f}",
+                ratio(base["p50_ms"], ours["p50_ms"], False),
+                targets.get(label, ""),
+            )
+        )
+        rows.append(
+            (
+                f"  of which encode / dense search p50 ms, {label}",
+                f"{base['encode_p50_ms']:.1f} / {base['search_p50_ms']:.2f}",
+                f"{ours['encode_p50_ms']:.1f} / {ours['search_p50_ms']:.2f}",
+                "",
+                "",
+            )
+        )
+        rows.append(
+            (
+                f"  serving memory beside the model, bytes/passage, {label}",
+                f"{base['bytes_per_passage']}",
+                f"{ours['bytes_per_passage']}",
+                "",
+                "≤ 2048",
+            )
+        )
+    recall = results["recall"]
+    rows.append(
+        (
+            f"recall@10 vs exact, {recall['n']:,} synthetic vectors (search p50 ms)",
+            f"1.0 ({recall['exact']['p50_ms']:.1f})",
+            f"{recall['recall_at_10']:.3f} ({recall['ivf']['p50_ms']:.2f})",
+            "",
+            "≥ 0.95",
+        )
+    )
+    startup = results["startup"]
+    base_s = median(startup["runs"][BASELINE])
+    ours_s = median(startup["runs"][backend])
+    torch_note = ", imports torch" if startup["torch_imported"] else ", no torch"
+    rows.append(
+        (
+            f"start-up to first answer, s ({startup['index']} index{torch_note})",
+            f"{base_s:.2f}",
+            f"{ours_s:.2f}",
+            ratio(base_s, ours_s, False),
+            "≤ 1.5",
+        )
+    )
+    reindex = results["reindex"]
+    rows.append(
+        (
+            f"unchanged reindex, s ({reindex[0]['articles']:,} articles, "
+            f"{reindex[0]['passages']:,} passages)",
+            "",
+            f"{median([r['seconds'] for r in reindex]):.2f}",
+            "",
+            "≤ 2",
+        )
+    )
+    rows.append(
+        (
+            "  its peak memory, bytes/passage",
+            "",
+            f"{median([r['bytes_per_passage'] for r in reindex]):.0f}",
+            "",
+            "≤ 2048",
+        )
+    )
+    header = (
+        "figure (medians)",
+        "baseline: torch, exact",
+        f"citebot: {backend}",
+        "ratio",
+        "target",
+    )
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
