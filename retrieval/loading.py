@@ -276,6 +276,9 @@ def _html(text: str, relpath: str) -> Article:
             # No extensive search: it takes dates mentioned in the story ("on 1 May 2019") for
             # the publication date; a date stays unknown rather than guessed.
             date_extraction_params=set_date_params(extensive=False),
+            # Navigation is never the story; left in, the fallback extractors take the links of
+            # a page with no main text ("Home News") for its text.
+            prune_xpath="//nav",
         )
     except Exception as error:  # a third-party parser on arbitrary markup
         raise ArticleError(f"The HTML cannot be parsed: {error}") from None

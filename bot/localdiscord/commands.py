@@ -63,6 +63,9 @@ class CommandRegistry:
             }
             if guild_id is not None:
                 payload["guild_id"] = str(guild_id)
+            if payload["default_member_permissions"] is not None:
+                # A permission bit set is a string on Discord, whatever the request sent.
+                payload["default_member_permissions"] = str(payload["default_member_permissions"])
             registered.append(RegisteredCommand(command_id, guild_id, payload))
         self.commands[guild_id] = registered
         return [c.payload for c in registered]

@@ -34,11 +34,15 @@ def settings(corpus: Path, tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def run_bot(fake: LocalDiscord, settings: Settings, fake_engine: Engine) -> Run:
-    """`async with run_bot(**setting_overrides, engine=..., progress_interval=...) as session`:
-    a CitebotBot on the local Discord, by default over the tiny corpus, already indexed."""
+    """`async with run_bot(**setting_overrides, engine=..., progress_interval=...,
+    reconnect=...) as session`: a CitebotBot on the local Discord, by default over the tiny
+    corpus, already indexed; `reconnect` goes to `bot.connect` (True survives dropped sockets)."""
 
     def run(
-        engine: Engine | None = None, progress_interval: float = 0.02, **overrides: Any
+        engine: Engine | None = None,
+        progress_interval: float = 0.02,
+        reconnect: bool = False,
+        **overrides: Any,
     ) -> AbstractAsyncContextManager[BotSession[CitebotBot]]:
         bot_settings = replace(settings, **overrides)
         return fake.running(
@@ -47,7 +51,8 @@ def run_bot(fake: LocalDiscord, settings: Settings, fake_engine: Engine) -> Run:
                 engine or fake_engine,
                 progress_interval=progress_interval,
                 **fake.client_options,
-            )
+            ),
+            reconnect=reconnect,
         )
 
     return run
