@@ -1,0 +1,177 @@
+"""Keyword scores from the postings equal FTS5's own bm25(), row for row."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+
+from retrieval.store import PassageRow, SentenceRow, Store
+from retrieval.types import Article
+
+WORDS = [
+    "president",
+    "visits",
+    "visiting",
+    "visited",
+    "Japan",
+    "Japan's",
+    "China",
+    "Beijing",
+    "trade",
+    "deal",
+    "talks",
+    "rain",
+    "floods",
+    "Valencia",
+    "rescued",
+    "people",
+    "cars",
+    "officials",
+    "factory",
+    "Arizona",
+    "workers",
+    "2027",
+    "Zürich",
+    "naïve",
+    "café",
+    "minister",
+    "Takaichi",
+    "selfies",
+    "Xiaomi",
+    "phone",
+    "storm",
+    "river",
+    "bridge",
+    "closed",
+]
+
+
+def fill(store: Store, seed: int = 0) -> None:
+    """Articles of random sentences; passages of three sentences, each with its title."""
+    rng = random.Random(seed)
+    with store.transaction():
+        for a in range(40):
+            sentences = [
+                " ".join(rng.choice(WORDS) for _ in range(rng.randint(0, 14))) + "."
+                for _ in range(rng.randint(1, 9))
+            ]
+            text = " ".join(sentences)
+            title = " ".join(rng.choice(WORDS) for _ in range(rng.randint(0, 4)))
+            article = Article(id=f"a{a}", title=title, text=text, path=f"a{a}.txt")
+            store.add_article(article)
+            spans, at = [], 0
+            for sentence in sentences:
+                spans.append((at, at + len(sentence)))
+                at += len(sentence) + 1
+            s_rows = [
+                SentenceRow(_next(store, "sentences") + i, article.id, i, s, e)
+                for i, (s, e) in enumerate(spans)
+            ]
+            store.add_sentences(s_rows, [text[s:e] for s, e in spans])
+            p_rows = []
+            base = _next(store, "passages")
+            for i in range(0, len(spans), 2):
+                window = spans[i : i + 3]
+                p_rows.append(
+                    PassageRow(
+                        base + len(p_rows),
+                        article.id,
+                        window[0][0],
+                        window[-1][1],
+                        s_rows[i].id,
+                        s_rows[i + len(window) - 1].id,
+                    )
+                )
+            store.add_passages(p_rows, title, [text[p.start : p.end] for p in p_rows])
+        store.write_keyword_index()
+
+
+def _next(store: Store, table: str) -> int:
+    (n,) = store._db.execute(f"SELECT count(*) FROM {table}").fetchone()
+    return int(n)
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Store:
+    path = tmp_path_factory.mktemp("keyword") / "s.sqlite"
+    writer = Store.create(path)
+    fill(writer)
+    writer.close()
+    return Store.open(path)
+
+
+QUESTIONS = [
+    "When is the president visiting Japan?",
+    "Who rescued people from the floods in Valencia?",
+    "How many workers will the factory in Arizona hire by 2027?",
+    "What phone did the minister use for selfies?",
+    "Japan's trade deal",
+    "cafe in Zurich",  # folded diacritics
+    "naive",
+    "visit visits visiting",  # three words, one stem: three phrases, as FTS5 counts them
+    "snow",  # in no row
+    "the of and",  # no keyword terms at all
+]
+
+
+def fts_passages(store: Store, question: str, limit: int) -> list[tuple[int, float]]:
+    from retrieval.store import fts_query
+
+    match = fts_query(question)
+    if match is None:
+        return []
+    rows = store._db.execute(
+        "SELECT rowid, -bm25(passages_fts, 2.0, 1.0) FROM passages_fts"
+        " WHERE passages_fts MATCH ? ORDER BY bm25(passages_fts, 2.0, 1.0), rowid LIMIT ?",
+        (match, limit),
+    ).fetchall()
+    return [(int(r), float(s)) for r, s in rows]
+
+
+@pytest.mark.parametrize("question", QUESTIONS)
+def test_passage_ranking_equals_fts5_bm25(store: Store, question: str) -> None:
+    for limit in (1, 5, 50):
+        ours = store.keyword_passages(question, limit)
+        theirs = fts_passages(store, question, limit)
+        assert [i for i, _ in ours] == [i for i, _ in theirs]
+        assert [s for _, s in ours] == pytest.approx([s for _, s in theirs], rel=1e-12)
+
+
+@pytest.mark.parametrize("question", QUESTIONS)
+def test_sentence_scores_equal_fts5_bm25(store: Store, question: str) -> None:
+    from retrieval.store import fts_query
+
+    ids = list(range(0, 200, 3))
+    ours = store.keyword_sentences(question, ids)
+    match = fts_query(question)
+    theirs = (
+        {
+            int(r): float(s)
+            for r, s in store._db.execute(
+                "SELECT rowid, -bm25(sentences_fts) FROM sentences_fts WHERE sentences_fts"
+                f" MATCH ? AND rowid IN ({','.join('?' * len(ids))})",
+                [match, *ids],
+            )
+        }
+        if match
+        else {}
+    )
+    assert ours.keys() == theirs.keys()
+    for key, score in theirs.items():
+        assert ours[key] == pytest.approx(score, rel=1e-12)
+
+
+def test_a_store_without_postings_is_scored_by_fts5(tmp_path: Path, store: Store) -> None:
+    path = tmp_path / "old.sqlite"
+    writer = Store.create(path)
+    fill(writer)
+    writer._db.execute("DROP TABLE keyword_postings")
+    writer.close()
+    old = Store.open(path)
+    for question in QUESTIONS[:4]:
+        assert [i for i, _ in old.keyword_passages(question, 20)] == [
+            i for i, _ in store.keyword_passages(question, 20)
+        ]
+    old.close()
