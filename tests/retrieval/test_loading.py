@@ -10,8 +10,9 @@ import pytest
 from retrieval.errors import ArticleError
 from retrieval.loading import LoadResult, load_articles, load_file
 from retrieval.types import Article, Skipped
+from tests.conftest import SHARED_EVAL
 
-SEED = Path("/work/shared/eval/seed/articles.jsonl")
+SEED = SHARED_EVAL / "seed" / "articles.jsonl"
 
 NEWS_HTML = """<!doctype html>
 <html><head><meta charset="utf-8"><title>Council approves new bridge | Riverside Gazette</title>
