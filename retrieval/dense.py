@@ -11,6 +11,7 @@ recall: it scans only the `nprobe` lists nearest the query.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -124,6 +125,13 @@ class DenseIndex:
         memory; plain MMAP made each search ten times slower (3.4 ms against 0.33 at 100k).
         """
         index = faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC)
+        # Ask the kernel to start reading the lists into its cache now, without waiting: the
+        # first questions then take no disk reads (at 1M a cold search took 13 ms, not 2).
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_WILLNEED)
+        finally:
+            os.close(fd)
         if not isinstance(index, faiss.IndexIVF):
             raise ValueError(f"{path} holds a {type(index).__name__}, not an IVF index")
         return cls(ivf=index)
