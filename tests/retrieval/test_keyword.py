@@ -175,3 +175,42 @@ def test_a_store_without_postings_is_scored_by_fts5(tmp_path: Path, store: Store
             i for i, _ in store.keyword_passages(question, 20)
         ]
     old.close()
+
+
+def test_rows_with_only_common_terms_are_pruned_exactly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One rare word in a few rows, common words in all: the top comes from the rare word's
+    rows alone (MaxScore), and still equals FTS5's."""
+    from retrieval.keyword import Field
+
+    rng = random.Random(7)
+    store = Store.create(tmp_path / "s.sqlite")
+    with store.transaction():
+        rows, texts = [], []
+        for i in range(400):
+            words = ["common"] * rng.randint(1, 6) + ["filler"] * rng.randint(0, 30)
+            if i % 37 == 0:
+                words += ["zeppelin"] * rng.randint(1, 3)
+            rng.shuffle(words)
+            texts.append(" ".join(words))
+            rows.append(PassageRow(i, f"a{i}", 0, len(texts[-1]), i, i))
+            store.add_article(Article(id=f"a{i}", title="", text=texts[-1], path=f"a{i}"))
+        store.add_sentences(
+            [SentenceRow(i, f"a{i}", 0, 0, len(t)) for i, t in enumerate(texts)], texts
+        )
+        store.add_passages(rows, "", texts)
+        store.write_keyword_index()
+    store.close()
+    reader = Store.open(tmp_path / "s.sqlite")
+
+    def everything(*args: object) -> None:
+        raise AssertionError("scored every row")
+
+    monkeypatch.setattr(Field, "_top_all", everything)
+    for limit in (1, 5, 10):
+        ours = reader.keyword_passages("zeppelin common", limit)
+        theirs = fts_passages(reader, "zeppelin common", limit)
+        assert [i for i, _ in ours] == [i for i, _ in theirs]
+        assert [s for _, s in ours] == pytest.approx([s for _, s in theirs], rel=1e-12)
+    reader.close()
