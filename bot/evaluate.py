@@ -61,7 +61,7 @@ def run_eval_command(settings: Settings, args: argparse.Namespace) -> int:
     result = evaluate(
         list(args.eval_articles),
         args.questions,
-        load_encoder(settings.model),
+        load_encoder(settings.model, backend=settings.encoder),
         mode=args.mode,
         settings=AnswerSettings(threshold=settings.threshold),
     )
