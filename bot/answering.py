@@ -1,5 +1,6 @@
-"""Answering a question, the same way for /ask and for messages: a per-user cooldown, a global
-bound on concurrent work, and the engine in a worker thread (encoding and search block)."""
+"""Answering a question, the same way for /ask and for messages: questions without words get a
+hint at once, the rest a per-user cooldown, a global bound on concurrent work, and the engine in
+a worker thread (encoding and search block)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from collections.abc import Callable
 
 from bot.formatting import Reply, answer_reply
 from bot.replies import error_reply
-from retrieval import Engine
+from retrieval import Engine, InvalidQuestion
+from retrieval.engine import clean_question
 
 # Mentions carry no words to search for: the bot's own, other users', roles', channels', and
 # @everyone/@here (which the bot never repeats as pings anyway).
@@ -21,6 +23,19 @@ MENTION = re.compile(r"<@[!&]?\d+>|<#\d+>|@everyone\b|@here\b")
 def question_text(text: str) -> str:
     """What to search for in a question as typed: mentions removed, whitespace folded."""
     return " ".join(MENTION.sub(" ", text).split())
+
+
+def no_words_hint(question: str) -> str | None:
+    """The hint for a question with no words to search for (empty, only mentions, punctuation
+    or emoji), or None when it has some.
+
+    Checked before the cooldown: a slip such as a bare mention costs the user no question.
+    """
+    try:
+        clean_question(question_text(question))
+    except InvalidQuestion as exc:
+        return error_reply(exc)
+    return None
 
 
 class Cooldowns:

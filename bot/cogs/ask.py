@@ -6,7 +6,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.answering import answer
+from bot.answering import answer, no_words_hint
 from bot.client import NO_PINGS, CitebotBot
 from bot.replies import cooling_down
 
@@ -23,6 +23,10 @@ class Ask(commands.Cog):
         question: app_commands.Range[str, 1, 1000],
     ) -> None:
         """Answer a question with a sentence quoted from the news articles."""
+        hint = no_words_hint(question)
+        if hint is not None:  # answered at once, only to the asker, and costs no cooldown slot
+            await interaction.response.send_message(hint, ephemeral=True, allowed_mentions=NO_PINGS)
+            return
         wait = self.bot.cooldowns.hit(interaction.user.id)
         if wait:
             await interaction.response.send_message(

@@ -1,5 +1,6 @@
 """Answers to messages: when the bot is mentioned, in DMs, and every message in the answer
-channels (those need the Message Content intent). Replies quote the question's message."""
+channels and their threads (those need the Message Content intent). Replies quote the question's
+message, in the channel or thread it was asked in."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import logging
 import discord
 from discord.ext import commands
 
-from bot.answering import answer, question_text
+from bot.answering import answer, no_words_hint, question_text
 from bot.client import NO_PINGS, CitebotBot
 from bot.formatting import Reply
 from bot.replies import cooling_down, error_reply
@@ -35,6 +36,13 @@ def addressed_question(
     return None
 
 
+def in_answer_channel(channel: discord.abc.Snowflake, answer_channels: frozenset[int]) -> bool:
+    """Whether `channel` is an answer channel, or a thread (public or private) started in one."""
+    if isinstance(channel, discord.Thread):
+        return channel.parent_id in answer_channels
+    return channel.id in answer_channels
+
+
 class Messages(commands.Cog):
     def __init__(self, bot: CitebotBot) -> None:
         self.bot = bot
@@ -47,13 +55,15 @@ class Messages(commands.Cog):
         question = addressed_question(
             message.content,
             mentioned=any(user.id == me.id for user in message.mentions),
-            answer_channel=message.channel.id in self.bot.settings.answer_channels,
+            answer_channel=in_answer_channel(message.channel, self.bot.settings.answer_channels),
             direct=message.guild is None,
         )
         if question is None:
             return
-        wait = self.bot.cooldowns.hit(message.author.id)
-        if wait:
+        hint = no_words_hint(question)  # checked first: it costs the user no cooldown slot
+        if hint is not None:
+            reply = Reply(content=hint)
+        elif wait := self.bot.cooldowns.hit(message.author.id):
             reply = Reply(content=cooling_down(wait))
         else:
             with contextlib.suppress(discord.HTTPException):

@@ -6,6 +6,8 @@ discord.py bot, for tests and for ``citebot chat``. Built against discord.py 2.7
             answer = await (await session.send_message("hi", mention_bot=True)).wait_messages()
             run = await session.invoke("ask", {"question": "..."}, user=session.users.mod)
             result = await run.wait_done()
+            thread = await fake.create_thread("questions", fake.channels.news)  # type 11
+            await session.send_message("...", channel=thread)
 """
 
 from .errors import BotNotReady, InteractionFailed, InvocationError, LocalDiscordError

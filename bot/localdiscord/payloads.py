@@ -85,7 +85,44 @@ def member_payload(
     return data
 
 
+def thread_payload(world: World, thread: Channel) -> JSON:
+    """A thread (type 11 public, 12 private): a channel with a parent and thread metadata."""
+    data: JSON = {
+        "id": str(thread.id),
+        "type": 12 if thread.kind == "private_thread" else 11,
+        "guild_id": str(world.guild_id),
+        "parent_id": str(thread.parent_id),
+        "owner_id": str(thread.owner_id),
+        "name": thread.name,
+        "member_count": 2,
+        "message_count": 0,
+        "total_message_sent": 0,
+        "rate_limit_per_user": 0,
+        "last_message_id": None,
+        "flags": 0,
+        "thread_metadata": {
+            "archived": False,
+            "auto_archive_duration": 1440,
+            "archive_timestamp": timestamp(),
+            "locked": False,
+            "create_timestamp": timestamp(),
+        },
+    }
+    if thread.kind == "private_thread":
+        data["thread_metadata"]["invitable"] = True
+        # Discord shows a bot only the private threads it was added to.
+        data["member"] = {
+            "id": str(thread.id),
+            "user_id": str(world.bot_user.id),
+            "join_timestamp": timestamp(),
+            "flags": 0,
+        }
+    return data
+
+
 def channel_payload(world: World, channel: Channel) -> JSON:
+    if channel.is_thread:
+        return thread_payload(world, channel)
     if channel.is_dm:
         recipient = world.users[channel.recipient_id or 0]
         return {
@@ -152,7 +189,7 @@ def guild_payload(world: World, *, all_members: bool) -> JSON:
         "member_count": len(world.members),
         "members": [member_payload(m) for m in members],
         "channels": [channel_payload(world, c) for c in world.guild_channels()],
-        "threads": [],
+        "threads": [thread_payload(world, t) for t in world.threads()],
         "presences": [],
         "voice_states": [],
         "stage_instances": [],

@@ -25,6 +25,7 @@ from .faults import Fault, Faults
 from .gateway import (
     INTENT_DIRECT_MESSAGES,
     INTENT_GUILD_MESSAGES,
+    INTENT_GUILDS,
     INTENT_MESSAGE_CONTENT,
     ConnectionRecord,
     Gateway,
@@ -252,6 +253,18 @@ class LocalDiscord:
     def _require_bot(self) -> None:
         if self.gateway.intents is None:
             raise LocalDiscordError("no bot has connected to the gateway yet")
+
+    async def create_thread(
+        self, name: str, parent: Channel, *, owner: User | None = None, private: bool = False
+    ) -> Channel:
+        """Start a thread in ``parent``; a connected bot gets THREAD_CREATE, as on Discord (a
+        bot that connects later finds it in GUILD_CREATE)."""
+        thread = self.world.add_thread(name, parent, owner=owner, private=private)
+        if self.gateway.has_intent(INTENT_GUILDS):
+            data = {**payloads.thread_payload(self.world, thread), "newly_created": True}
+            await self.gateway.dispatch("THREAD_CREATE", data)
+        self.changes.changed()
+        return thread
 
     async def post_user_message(
         self, author: User, channel: Channel, content: str, *, reply_to: int | None = None

@@ -64,14 +64,20 @@ class Role:
 class Channel:
     id: int
     name: str
-    kind: Literal["text", "dm"]
+    kind: Literal["text", "dm", "public_thread", "private_thread"]
     guild_id: int | None
     position: int = 0
     recipient_id: int | None = None  # the human side of a DM channel
+    parent_id: int | None = None  # the text channel a thread was started in
+    owner_id: int | None = None  # who started a thread
 
     @property
     def is_dm(self) -> bool:
         return self.kind == "dm"
+
+    @property
+    def is_thread(self) -> bool:
+        return self.kind in ("public_thread", "private_thread")
 
     @property
     def mention(self) -> str:
@@ -132,7 +138,7 @@ ADMINISTRATOR = discord.Permissions(administrator=True).value
 class World:
     """One guild with users ``alice``, ``bob`` (plain members), ``mod`` (Moderators role: Manage
     Server, Manage Messages) and ``owner`` (guild owner, so every permission), channels
-    ``general`` and ``news``, and the bot user."""
+    ``general`` and ``news`` (threads are added with ``add_thread``), and the bot user."""
 
     def __init__(self, *, guild_name: str = "Local Guild", bot_name: str = "citebot") -> None:
         self.new_id = SnowflakeFactory()
@@ -195,6 +201,27 @@ class World:
         self._channel_names[name] = channel
         return channel
 
+    def add_thread(
+        self, name: str, parent: Channel, *, owner: User | None = None, private: bool = False
+    ) -> Channel:
+        """A thread in the text channel ``parent``, started by ``owner`` (default alice). The
+        bot is taken to be in a private thread (Discord shows it no others)."""
+        if parent.kind != "text":
+            raise ValueError(f"threads start in a text channel; {parent.name!r} is {parent.kind}")
+        if name in self._channel_names:
+            raise ValueError(f"a channel named {name!r} already exists; pick another name")
+        thread = Channel(
+            self.new_id(),
+            name,
+            "private_thread" if private else "public_thread",
+            self.guild_id,
+            parent_id=parent.id,
+            owner_id=(owner or self._names["alice"]).id,
+        )
+        self.channels[thread.id] = thread
+        self._channel_names[name] = thread
+        return thread
+
     def dm_channel(self, user: User) -> Channel:
         """The DM channel between the bot and ``user``, created on first use."""
         for channel in self.channels.values():
@@ -219,7 +246,11 @@ class World:
         return Named(self._role_names)
 
     def guild_channels(self) -> list[Channel]:
-        return [c for c in self.channels.values() if not c.is_dm]
+        """The guild's channels, threads aside (GUILD_CREATE lists those apart)."""
+        return [c for c in self.channels.values() if not c.is_dm and not c.is_thread]
+
+    def threads(self) -> list[Channel]:
+        return [c for c in self.channels.values() if c.is_thread]
 
     def permissions_of(self, user_id: int) -> int:
         """Guild-level permissions, resolved as Discord does (owner and Administrator: all)."""

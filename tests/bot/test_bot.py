@@ -65,6 +65,35 @@ async def test_every_message_in_an_answer_channel_is_answered(
     assert fake.gateway.has_intent(1 << 15)  # answer channels need Message Content
 
 
+async def test_threads_of_an_answer_channel_are_answered_in_the_thread(
+    run_bot: Run, fake: LocalDiscord
+) -> None:
+    news, general = fake.channels.news, fake.channels.general
+    known = fake.world.add_thread("known", news)  # in GUILD_CREATE when the bot connects
+    async with run_bot(answer_channels=frozenset({news.id})) as session:
+        started = await fake.create_thread("started", news, private=True)  # THREAD_CREATE
+        elsewhere = await fake.create_thread("elsewhere", general)
+        asked = [await session.send_message(CHIPS, channel=t) for t in (known, started)]
+        answered = [await e.wait_messages() for e in asked]
+        unaddressed = await session.send_message(CHIPS, channel=elsewhere)
+        mentioned = await session.send_message(CHIPS, channel=elsewhere, mention_bot=True)
+        [mention_reply] = await mentioned.wait_messages()  # events arrive in order
+        ignored = unaddressed.messages()
+        seen = [session.bot.get_channel(t.id) for t in (known, started, elsewhere)]
+    assert [(type(c), getattr(c, "parent_id", None)) for c in seen] == [
+        (discord.Thread, news.id),
+        (discord.Thread, news.id),
+        (discord.Thread, general.id),
+    ]
+    for exchange, [reply] in zip(asked, answered, strict=True):
+        assert reply.channel_id == exchange.message.channel.id  # in the thread, not #news
+        assert reply.reply_to == exchange.message.id
+        assert embed_of(reply).description == f"> {CHIPS_SNIPPET}"
+    assert ignored == []  # a thread elsewhere is not an answer channel...
+    assert mention_reply.channel_id == elsewhere.id  # ...but a mention there is answered
+    assert embed_of(mention_reply).description == f"> {CHIPS_SNIPPET}"
+
+
 async def test_other_channels_and_bots_are_ignored(run_bot: Run, fake: LocalDiscord) -> None:
     other_bot = fake.world.add_user("newsfeed", bot=True)
     news = fake.channels.news
@@ -198,6 +227,36 @@ async def test_cooldown_per_user(run_bot: Run) -> None:
     assert refused.callback_types == [4]  # answered at once, not deferred
     assert refused.original is not None and refused.original.ephemeral
     assert refused.original.content.startswith("You're asking quickly — try again in")
+
+
+@pytest.mark.parametrize(
+    ("route", "no_words"), [("mention", ""), ("answer channel", "?! 🙂"), ("ask", "?! 🙂")]
+)
+async def test_a_question_without_words_costs_no_cooldown_slot(
+    run_bot: Run, fake: LocalDiscord, route: str, no_words: str
+) -> None:
+    news = fake.channels.news
+    async with run_bot(
+        cooldown_rate=1, cooldown_per=60.0, answer_channels=frozenset({news.id})
+    ) as session:
+        replies: list[BotMessage] = []
+        for text in (no_words, CHIPS, CHIPS):  # the last is one too many: the cooldown holds
+            if route == "ask":
+                result = await (await session.invoke("ask", {"question": text})).wait_done()
+                assert result.original is not None
+                replies.append(result.original)
+            else:
+                where: dict[str, Any] = (
+                    {"channel": news} if route == "answer channel" else {"mention_bot": True}
+                )
+                exchange = await session.send_message(text, **where)
+                replies += await exchange.wait_messages()
+    hint, answered, refused = replies
+    assert hint.content.startswith("Ask a question in words") and not hint.embeds
+    assert embed_of(answered).description == f"> {CHIPS_SNIPPET}"
+    assert refused.content.startswith("You're asking quickly")
+    if route == "ask":
+        assert hint.ephemeral and refused.ephemeral and not answered.ephemeral
 
 
 async def test_unavailable_index_is_explained(tmp_path: Path, run_bot: Run) -> None:

@@ -133,6 +133,26 @@ async def test_content_is_stripped_without_the_intent(fake: LocalDiscord) -> Non
     assert dm_reply.content == "echo: 'a dm' mentioned=False"
 
 
+async def test_threads_reach_the_bot_as_threads_of_their_channel(fake: LocalDiscord) -> None:
+    news = fake.channels.news
+    known = fake.world.add_thread("known", news)  # sent in GUILD_CREATE
+    async with fake.running(make(fake)) as session:
+        started = await fake.create_thread("started", news, private=True)  # THREAD_CREATE
+        exchange = await session.send_message("in a thread", channel=started)
+        [reply] = await exchange.wait_messages(timeout=5)
+        guild = session.bot.guilds[0]
+        threads = {t.id: (t.type, t.parent_id, t.owner_id) for t in guild.threads}
+        channels = [c.name for c in guild.text_channels]
+    alice = fake.users.alice.id
+    assert threads == {
+        known.id: (discord.ChannelType.public_thread, news.id, alice),
+        started.id: (discord.ChannelType.private_thread, news.id, alice),
+    }
+    assert channels == ["general", "news"]  # threads are not listed as channels
+    assert reply.channel_id == started.id and reply.reply_to == exchange.message.id
+    assert not [r for r in fake.requests if r.status >= 400]
+
+
 async def test_slash_command_deferred_then_edited(fake: LocalDiscord) -> None:
     async with fake.running(make(fake)) as session:
         run = await session.invoke("echo", {"text": "hi"})
