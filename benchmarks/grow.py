@@ -8,8 +8,6 @@ the files, the SQLite schema, the FTS tables and the FAISS index are exactly a r
 
 from __future__ import annotations
 
-import os
-import shutil
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,26 +15,14 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.corpus import Record, copies
-from retrieval.build import _Pending, _write_version, passage_embedding_text
+from retrieval.build import passage_embedding_text
 from retrieval.dense import IVF_THRESHOLD
 from retrieval.encoder import Vectors
-from retrieval.index import VERSIONS, Manifest, point_current
+from retrieval.index import Manifest
+from retrieval.publishing import publish_version
+from retrieval.rows import EMBED, Rows
 from retrieval.store import PassageRow, SentenceRow
 from retrieval.types import Article
-
-
-class _Named:
-    """What `_write_version` reads of an encoder: its name and dimension."""
-
-    def __init__(self, name: str, dimension: int) -> None:
-        self.name = name
-        self.dimension = dimension
-
-    def encode_documents(self, texts: Sequence[str]) -> Vectors:
-        raise NotImplementedError
-
-    def encode_query(self, text: str) -> Vectors:
-        raise NotImplementedError
 
 
 def write_grown_index(
@@ -58,7 +44,7 @@ def write_grown_index(
     shapes: list[tuple[Article, list[tuple[int, int]], list[tuple[int, int, int, int]]]] = []
     for record in originals:
         article = _article(record, 0)
-        pending = _Pending()
+        pending = Rows()
         pending.add(article, None)
         spans = [(s.start, s.end) for s in pending.sentences]
         windows = [(p.start, p.end, p.first_sentence, p.last_sentence) for p in pending.passages]
@@ -73,7 +59,7 @@ def write_grown_index(
     ]
     base_s = [np.stack([table[a.text[s:e].lower()] for s, e in sp]) for a, sp, _ in shapes]
 
-    pending = _Pending()
+    pending = Rows()
     articles: list[Article] = []
     p_parts: list[Vectors] = []
     s_parts: list[Vectors] = []
@@ -88,7 +74,7 @@ def write_grown_index(
                 SentenceRow(len(pending.sentences), article.id, ordinal, start, end)
             )
             pending.sentence_texts.append(article.text[start:end])
-            pending.sentence_source.append(-1)
+            pending.sentence_source.append(EMBED)
         for start, end, first, last in windows:
             pending.passages.append(
                 PassageRow(
@@ -96,7 +82,7 @@ def write_grown_index(
                 )
             )
             pending.passage_texts.append(article.text[start:end])
-            pending.passage_source.append(-1)
+            pending.passage_source.append(EMBED)
         rows = base_p[index]
         if number >= len(originals):
             jitter = rng.standard_normal(rows.shape, dtype=np.float32)
@@ -106,26 +92,16 @@ def write_grown_index(
         s_parts.append(base_s[index])
         articles.append(article)
 
-    name = "grown-" + uuid.uuid4().hex[:8]
-    building = index_dir / f"building-{name}"
-    building.mkdir(parents=True)
-    try:
-        manifest = _write_version(
-            building,
-            articles,
-            pending,
-            np.concatenate(p_parts),
-            np.concatenate(s_parts),
-            _Named(model, dimension),
-            ivf_threshold,
-        )
-        (index_dir / VERSIONS).mkdir(exist_ok=True)
-        os.replace(building, index_dir / VERSIONS / name)
-        point_current(index_dir, name)
-    except BaseException:
-        shutil.rmtree(building, ignore_errors=True)
-        raise
-    return manifest
+    return publish_version(
+        index_dir,
+        "grown-" + uuid.uuid4().hex[:8],
+        articles,
+        pending,
+        np.concatenate(p_parts),
+        np.concatenate(s_parts),
+        model=model,
+        ivf_threshold=ivf_threshold,
+    )
 
 
 def _article(record: Record, number: int) -> Article:

@@ -7,8 +7,8 @@
       building-NAME/           a version being built; never read, removed when stale
       .lock                    held by the one process that is reindexing
 
-A build writes a whole new version beside the served one and only then replaces CURRENT, so a
-crash at any point leaves the previous complete version in place.
+A build writes a whole new version beside the served one and only then replaces CURRENT
+(publishing.py), so a crash at any point leaves the previous complete version in place.
 """
 
 from __future__ import annotations

@@ -1,27 +1,23 @@
 """Reading a folder of articles: plain text, Markdown, JSON, JSON Lines and HTML.
 
-A bad file never stops a build: it is left out and reported as `Skipped` with a reason in words.
+This module walks the folder, reads and decodes each file, and keeps one article per text;
+formats.py turns a file's text into articles, and webpage.py reads HTML (imported only when an
+.html file is read). A bad file never stops a build: it is left out and reported as `Skipped`
+with a reason in words.
 """
 
 from __future__ import annotations
 
 import codecs
 import errno
-import json
 import os
-import re
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from datetime import date, datetime
 from pathlib import Path
 
-import frontmatter
-import trafilatura
-from trafilatura.settings import set_date_params
-
-from retrieval.chunking import split_sentences
 from retrieval.errors import ArticleError
+from retrieval.formats import read_json, read_json_lines, read_markdown, read_plain
 from retrieval.types import Article, Skipped
 
 DEFAULT_MAX_BYTES = 5_000_000
@@ -31,12 +27,9 @@ JSON_SUFFIXES = frozenset({".json", ".jsonl"})
 HTML_SUFFIXES = frozenset({".html", ".htm"})
 SUFFIXES = TEXT_SUFFIXES | MARKDOWN_SUFFIXES | JSON_SUFFIXES | HTML_SUFFIXES
 
-MAX_TITLE_CHARS = 200
 # Text files hold no NUL bytes; where one appears early the file is binary (or UTF-16 without a
 # byte order mark), and decoding it as text would index garbage.
 _BINARY_SNIFF_BYTES = 8192
-# An ATX heading, "## Title ##"; "#hashtag" is not one.
-_HEADING = re.compile(r" {0,3}#{1,6}[ \t]+(.*?\S)(?:[ \t]+#+)?[ \t]*$")
 _LOOP = "Cannot read this file: it is a symlink loop."
 
 
@@ -189,14 +182,16 @@ def _read_file(path: Path, relpath: str, max_bytes: int, skipped: list[Skipped])
         raise ArticleError(f"Unsupported kind of file; use one of {', '.join(sorted(SUFFIXES))}.")
     text = _decode(_read_bytes(path, max_bytes))
     if suffix in TEXT_SUFFIXES:
-        return [_plain(text, relpath)]
+        return [read_plain(text, relpath)]
     if suffix in MARKDOWN_SUFFIXES:
-        return [_markdown(text, relpath)]
+        return [read_markdown(text, relpath)]
     if suffix in HTML_SUFFIXES:
-        return [_html(text, relpath)]
+        from retrieval.webpage import read_html  # trafilatura loads only when HTML is read
+
+        return [read_html(text, relpath)]
     if suffix == ".jsonl":
-        return _json_lines(text, relpath, skipped)
-    return _json(text, relpath, skipped)
+        return read_json_lines(text, relpath, skipped)
+    return read_json(text, relpath, skipped)
 
 
 def _read_bytes(path: Path, max_bytes: int) -> bytes:
@@ -238,187 +233,6 @@ def _decode(data: bytes) -> str:
         except UnicodeDecodeError:
             continue
     return data.decode("latin-1")
-
-
-def _plain(text: str, relpath: str) -> Article:
-    body = _body(text)
-    return Article(id=relpath, title=_title_of(body), text=body, path=relpath)
-
-
-def _markdown(text: str, relpath: str) -> Article:
-    try:
-        post = frontmatter.loads(text)
-    except Exception as error:  # YAML, TOML and JSON front matter each raise their own errors
-        reason = " ".join(str(error).split())
-        raise ArticleError(f"The front matter cannot be read: {reason}") from None
-    meta = post.metadata
-    body = _body(post.content)
-    title = _string(meta.get("title")) or _markdown_heading(body) or _title_of(body)
-    return Article(
-        id=relpath,
-        title=title,
-        text=body,
-        path=relpath,
-        url=_string(meta.get("url")),
-        published=_published(meta.get("published")),
-        source=_string(meta.get("source")),
-    )
-
-
-def _html(text: str, relpath: str) -> Article:
-    try:
-        document = trafilatura.bare_extraction(
-            text,
-            include_comments=False,
-            include_tables=False,
-            favor_precision=True,
-            with_metadata=True,
-            # No extensive search: it takes dates mentioned in the story ("on 1 May 2019") for
-            # the publication date; a date stays unknown rather than guessed.
-            date_extraction_params=set_date_params(extensive=False),
-            # Navigation is never the story; left in, the fallback extractors take the links of
-            # a page with no main text ("Home News") for its text.
-            prune_xpath="//nav",
-        )
-    except Exception as error:  # a third-party parser on arbitrary markup
-        raise ArticleError(f"The HTML cannot be parsed: {error}") from None
-    extracted = None if document is None else getattr(document, "text", None)
-    if not isinstance(extracted, str) or not extracted.strip():
-        raise ArticleError("No main text found in HTML.")
-    body = extracted.strip()
-    return Article(
-        id=relpath,
-        title=_string(getattr(document, "title", None)) or _title_of(body),
-        text=body,
-        path=relpath,
-        url=_string(getattr(document, "url", None)),
-        published=_published(getattr(document, "date", None)),
-        source=_string(getattr(document, "sitename", None)),
-    )
-
-
-def _json_lines(text: str, relpath: str, skipped: list[Skipped]) -> list[Article]:
-    if not text.strip():
-        raise ArticleError("The file is empty.")
-    articles: list[Article] = []
-    # Split on "\n" only: JSON strings may hold raw U+2028 and friends, which `splitlines` breaks.
-    for lineno, line in enumerate(text.split("\n"), start=1):
-        if not line.strip():
-            continue
-        where = f"{relpath}:{lineno}"
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            skipped.append(Skipped(where, f"Not valid JSON: {error.msg} (column {error.colno})."))
-            continue
-        try:
-            articles.append(_record(record, where, where))
-        except ArticleError as error:
-            skipped.append(Skipped(where, str(error)))
-    return articles
-
-
-def _json(text: str, relpath: str, skipped: list[Skipped]) -> list[Article]:
-    if not text.strip():
-        raise ArticleError("The file is empty.")
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise ArticleError(
-            f"Not valid JSON: {error.msg} (line {error.lineno}, column {error.colno})."
-        ) from None
-    if isinstance(data, dict):
-        return [_record(data, relpath, relpath)]
-    if not isinstance(data, list):
-        raise ArticleError("Expected a JSON object or a list of objects.")
-    articles: list[Article] = []
-    for i, record in enumerate(data):
-        where = f"{relpath}#{i}"
-        try:
-            articles.append(_record(record, where, where))
-        except ArticleError as error:
-            skipped.append(Skipped(where, str(error)))
-    return articles
-
-
-def _record(record: object, default_id: str, path: str) -> Article:
-    """An article from one JSON record shaped like the eval sets' `articles.jsonl` lines."""
-    if not isinstance(record, dict):
-        raise ArticleError("Expected a JSON object with a 'text' field.")
-    text = record.get("text")
-    if not isinstance(text, str):
-        reason = "has no 'text' field" if text is None else "has a 'text' that is not a string"
-        raise ArticleError(f"The record {reason}.")
-    body = _body(text)
-    raw_id = record.get("id")
-    article_id = default_id if raw_id is None or raw_id == "" else str(raw_id)
-    return Article(
-        id=article_id,
-        title=_string(record.get("title")) or _title_of(body),
-        text=body,
-        path=path,
-        url=_string(record.get("url")),
-        published=_published(record.get("published")),
-        source=_string(record.get("source")),
-    )
-
-
-def _body(text: str) -> str:
-    body = text.strip()
-    if not body:
-        raise ArticleError("The article is empty.")
-    return body
-
-
-def _title_of(body: str) -> str:
-    """The first line when there are several, else the first sentence; trimmed to a length."""
-    lines = [line.strip() for line in body.splitlines() if line.strip()]
-    if len(lines) > 1:
-        title = lines[0]
-    else:
-        spans = split_sentences(body[: MAX_TITLE_CHARS * 4])
-        title = body[spans[0][0] : spans[0][1]] if spans else body
-    return _shorten(title)
-
-
-def _markdown_heading(body: str) -> str | None:
-    for line in body.splitlines():
-        heading = _HEADING.match(line)
-        if heading:
-            return _shorten(heading[1])
-    return None
-
-
-def _shorten(title: str) -> str:
-    title = " ".join(title.split())
-    if len(title) <= MAX_TITLE_CHARS:
-        return title
-    cut = title.rfind(" ", 0, MAX_TITLE_CHARS)
-    return title[: cut if cut > MAX_TITLE_CHARS // 2 else MAX_TITLE_CHARS].rstrip() + "…"
-
-
-def _string(value: object) -> str | None:
-    """A metadata value as text, or None: numbers become text, other shapes are dropped."""
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
-        return None
-    text = str(value).strip()
-    return text or None
-
-
-def _published(value: object) -> str | None:
-    """`YYYY-MM-DD` when `value` is an ISO date or date-time; otherwise None, never a guess."""
-    if isinstance(value, date):  # a datetime is a date too
-        return value.isoformat()[:10]
-    if not isinstance(value, str):
-        return None
-    text = value.strip()
-    for parse in (date.fromisoformat, datetime.fromisoformat):
-        try:
-            parsed: date = parse(text)
-        except ValueError:
-            continue
-        return parsed.isoformat()[:10]
-    return None
 
 
 def _relpath(path: Path, base: Path) -> str:

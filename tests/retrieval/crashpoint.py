@@ -24,6 +24,7 @@ import numpy as np
 
 import retrieval.build as build
 import retrieval.engine as engine
+import retrieval.publishing as publishing
 from bot.cli import main
 from retrieval.encoder import Vectors
 from retrieval.index import CURRENT, MANIFEST, VERSIONS
@@ -71,7 +72,7 @@ def arm(point: str) -> None:
                 os.fsync(handle.fileno())
             die()
 
-        build._save_npy = save_npy
+        publishing._save_npy = save_npy
     elif point in ("manifest", "built", "current-tmp"):
         moving: Callable[[str], bool] = {
             "manifest": lambda name: name == MANIFEST + ".tmp",
@@ -87,9 +88,9 @@ def arm(point: str) -> None:
 
         os.replace = replace
     elif point == "moved":
-        build.point_current = lambda index_dir, name: die()  # type: ignore[attr-defined]
+        publishing.point_current = lambda index_dir, name: die()  # type: ignore[attr-defined]
     elif point == "swapped":
-        build._remove_old_versions = lambda *args, **kwargs: die()
+        build.remove_old_versions = lambda *args, **kwargs: die()  # type: ignore[attr-defined]
     elif point == "cleaning":
         real_rmtree = shutil.rmtree
 
@@ -100,7 +101,7 @@ def arm(point: str) -> None:
                 die()
             real_rmtree(path, *args, **kwargs)
 
-        shutil.rmtree = rmtree  # type: ignore[assignment]  # the one build.py uses
+        shutil.rmtree = rmtree  # type: ignore[assignment]  # the one publishing.py uses
     else:
         raise SystemExit(f"unknown point {point!r}; use one of {', '.join(POINTS)}")
 

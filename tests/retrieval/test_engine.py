@@ -195,3 +195,36 @@ def test_retrieval_never_imports_discord() -> None:
         "assert not bad, bad"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_serving_questions_never_imports_trafilatura(fake_engine: Engine, tmp_path: Path) -> None:
+    web = tmp_path / "web"
+    web.mkdir()
+    (web / "page.html").write_text(
+        "<html><body><article><p>The council approved the new bridge on Tuesday after a long "
+        "debate that lasted nearly three years.</p></article></body></html>",
+        encoding="utf-8",
+    )
+    code = f"""
+import sys
+from pathlib import Path
+from retrieval import Engine
+from retrieval.encoder import FakeEncoder
+from retrieval.loading import load_articles
+
+engine = Engine(Path({str(fake_engine.index_dir)!r}), Path({str(fake_engine.articles_dir)!r}),
+                FakeEncoder())
+assert engine.load(), engine.unavailable_reason
+answer = engine.ask("How many workers will the chipmaker hire?")
+assert answer.citation is not None, answer
+engine.search("Lee Japan")
+engine.sources()
+engine.stats()
+engine.close()
+loaded = [m for m in sys.modules if m.split(".")[0] == "trafilatura"]
+assert not loaded, loaded
+# Reading HTML is what loads it, so the check above can see it.
+assert load_articles(Path({str(web)!r})).articles
+assert "trafilatura" in sys.modules
+"""
+    subprocess.run([sys.executable, "-c", code], check=True)
