@@ -2,8 +2,9 @@
 
 Passage and sentence ids are dense (0..n-1): each is the row of its vector in the version's
 `.npy` files, so the dense index needs no id map. Keyword scores are FTS5's bm25(), computed
-from postings the builder lays out beside the FTS5 tables (`keyword.py` says why); a store
-written before those existed is scored by FTS5 itself, with the same results, only slower.
+from a keyword index the builder lays out beside the FTS5 tables (`keyword.py` says why,
+`keyword_index.py` how); a store written before that layout is scored by FTS5 itself, with
+the same results, only slower.
 """
 
 from __future__ import annotations
@@ -12,22 +13,14 @@ import json
 import re
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
-from retrieval.keyword import NOWHERE, Field, Postings, read_postings
+from retrieval import keyword_index
+from retrieval.keyword_index import TOKENIZE, KeywordReader
 from retrieval.types import Article
-
-TOKENIZE = "porter unicode61 remove_diacritics 2"
-# FTS5 table of each keyword field, and the weight of a hit in each of its columns.
-_FIELDS = {
-    "passages": ("passages_fts", {"title": 2, "body": 1}),
-    "sentences": ("sentences_fts", {"body": 1}),
-}
 
 _SCHEMA = f"""
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -62,14 +55,6 @@ CREATE TABLE sentences (
 CREATE INDEX sentences_article ON sentences(article_id);
 CREATE VIRTUAL TABLE passages_fts USING fts5(title, body, tokenize = '{TOKENIZE}');
 CREATE VIRTUAL TABLE sentences_fts USING fts5(body, tokenize = '{TOKENIZE}');
-CREATE TABLE keyword_postings (
-    field TEXT NOT NULL,
-    term TEXT NOT NULL,
-    rows BLOB NOT NULL,
-    counts BLOB NOT NULL,
-    PRIMARY KEY (field, term)
-);
-CREATE TABLE keyword_lengths (field TEXT PRIMARY KEY, lengths BLOB NOT NULL);
 """
 
 # Words too common to help a keyword search; dropping them keeps an OR query selective.
@@ -196,19 +181,13 @@ class Store:
     def __init__(self, connection: sqlite3.Connection) -> None:
         self._db = connection
         self._lock = threading.Lock()
-        self._fields: dict[str, Field] = {}
-        self._tokenizer_ready = False
-        self._has_postings = bool(
-            connection.execute(
-                "SELECT 1 FROM sqlite_master WHERE name = 'keyword_postings'"
-            ).fetchone()
-        )
+        self._keywords = KeywordReader(connection)
 
     @classmethod
     def create(cls, path: Path) -> Store:
         db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         db.executescript("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;")
-        db.executescript(_SCHEMA)
+        db.executescript(_SCHEMA + keyword_index.SCHEMA)
         return cls(db)
 
     @classmethod
@@ -223,6 +202,11 @@ class Store:
             db.close()
             raise
         return cls(db)
+
+    @property
+    def keyword_index_current(self) -> bool:
+        """False for a store written before the current keyword index (slower, same scores)."""
+        return self._keywords.laid_out
 
     def close(self) -> None:
         with self._lock:
@@ -286,24 +270,8 @@ class Store:
         )
 
     def write_keyword_index(self) -> None:
-        """Lay out each field's postings from FTS5's own index (after every row is in)."""
-        for field, (table, weights) in _FIELDS.items():
-            (rows,) = self._db.execute(f"SELECT count(*) FROM {table}").fetchone()
-            vocab = f"temp.{field}_instances"
-            self._db.execute(
-                f"CREATE VIRTUAL TABLE {vocab} USING fts5vocab(main, {table}, instance)"
-            )
-            instances = self._db.execute(f"SELECT term, doc, col FROM {vocab}")
-            postings, lengths = read_postings(instances, weights, int(rows))
-            self._db.executemany(
-                "INSERT INTO keyword_postings VALUES (?, ?, ?, ?)",
-                ((field, term, *found.to_bytes()) for term, found in postings),
-            )
-            self._db.execute(
-                "INSERT INTO keyword_lengths VALUES (?, ?)",
-                (field, lengths.astype("<i4").tobytes()),
-            )
-            self._db.execute(f"DROP TABLE {vocab}")
+        """Lay out the keyword index from FTS5's own (after every row is in)."""
+        keyword_index.write_keyword_index(self._db)
 
     # --- reading ---
 
@@ -384,14 +352,17 @@ class Store:
             ).fetchall()
         return [SentenceRow(*r) for r in rows]
 
-    def sentences_between(self, first: int, last: int) -> list[SentenceRow]:
+    def sentences(self, ids: Sequence[int]) -> dict[int, SentenceRow]:
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
         with self._lock:
             rows = self._db.execute(
                 "SELECT id, article_id, ordinal, start_char, end_char FROM sentences"
-                " WHERE id BETWEEN ? AND ? ORDER BY id",
-                (first, last),
+                f" WHERE id IN ({marks})",
+                list(ids),
             ).fetchall()
-        return [SentenceRow(*r) for r in rows]
+        return {r[0]: SentenceRow(*r) for r in rows}
 
     def keyword_passages(self, question: str, limit: int) -> list[tuple[int, float]]:
         """Passage ids by BM25, best first, with a score where higher is better."""
@@ -399,93 +370,31 @@ class Store:
         if not terms:
             return []
         with self._lock:
-            phrases = self._phrases("passages", terms)
-            if phrases is None:
-                match = fts_query(question)
-                rows = self._db.execute(
-                    # bm25() is lower-is-better; weight titles above bodies.
-                    "SELECT rowid, -bm25(passages_fts, 2.0, 1.0) AS s FROM passages_fts"
-                    " WHERE passages_fts MATCH ? ORDER BY bm25(passages_fts, 2.0, 1.0) LIMIT ?",
-                    (match, limit),
-                ).fetchall()
-                return [(int(r[0]), float(r[1])) for r in rows]
-            field = self._field("passages")
-        if not phrases:
-            return []
-        ids, scores = field.top(phrases, limit)
-        return list(zip(ids.tolist(), scores.tolist(), strict=True))
+            found = self._keywords.passages(terms, limit)
+            if found is not None:
+                return found
+            rows = self._db.execute(
+                # bm25() is lower-is-better; weight titles above bodies.
+                "SELECT rowid, -bm25(passages_fts, 2.0, 1.0) AS s FROM passages_fts"
+                " WHERE passages_fts MATCH ? ORDER BY bm25(passages_fts, 2.0, 1.0) LIMIT ?",
+                (fts_query(question), limit),
+            ).fetchall()
+        return [(int(r[0]), float(r[1])) for r in rows]
 
-    def keyword_sentences(self, question: str, ids: Sequence[int]) -> dict[int, float]:
-        """BM25 scores (higher is better) of the given sentences that match the question."""
+    def keyword_sentences(self, question: str, texts: Mapping[int, str]) -> dict[int, float]:
+        """BM25 scores (higher is better) of the given sentences (id to text) that match the
+        question."""
         terms = keyword_terms(question)
-        if not terms or not ids:
+        if not terms or not texts:
             return {}
         with self._lock:
-            phrases = self._phrases("sentences", terms)
-            if phrases is None:
-                marks = ",".join("?" * len(ids))
-                rows = self._db.execute(
-                    "SELECT rowid, -bm25(sentences_fts) FROM sentences_fts"
-                    f" WHERE sentences_fts MATCH ? AND rowid IN ({marks})",
-                    [fts_query(question), *ids],
-                ).fetchall()
-                return {int(r[0]): float(r[1]) for r in rows}
-            field = self._field("sentences")
-        return field.some(phrases, ids) if phrases else {}
-
-    # --- keyword postings (callers hold the lock) ---
-
-    def _phrases(self, field: str, terms: list[str]) -> list[Postings] | None:
-        """Each term's postings, in the question's order, as FTS5 would match the quoted term.
-
-        None when this store has no postings, or when a term is several tokens to FTS5 (a
-        phrase, rare with `keyword_terms`): FTS5 then scores the question itself.
-        """
-        if not self._has_postings:
-            return None
-        tokens = self._tokens(terms)
-        if any(len(t) > 1 for t in tokens):
-            return None
-        # A term that FTS5 reads as no token at all matches nothing and adds nothing.
-        single = [t[0] for t in tokens if t]
-        marks = ",".join("?" * len(single))
-        found = {
-            term: Postings.from_bytes(rows, counts)
-            for term, rows, counts in self._db.execute(
-                "SELECT term, rows, counts FROM keyword_postings"
-                f" WHERE field = ? AND term IN ({marks})",
-                [field, *single],
-            )
-        }
-        return [found.get(t, NOWHERE) for t in single]
-
-    def _tokens(self, terms: list[str]) -> list[tuple[str, ...]]:
-        """FTS5's tokens for each term, from a temporary table with the index's tokenizer."""
-        if not self._tokenizer_ready:
-            self._db.execute(
-                f"CREATE VIRTUAL TABLE temp.citebot_terms USING fts5(body, tokenize = '{TOKENIZE}')"
-            )
-            self._db.execute(
-                "CREATE VIRTUAL TABLE temp.citebot_term_tokens"
-                " USING fts5vocab(temp, citebot_terms, instance)"
-            )
-            self._tokenizer_ready = True
-        self._db.executemany(
-            "INSERT INTO temp.citebot_terms (rowid, body) VALUES (?, ?)", enumerate(terms)
-        )
-        out: list[list[str]] = [[] for _ in terms]
-        for doc, term in self._db.execute(
-            "SELECT doc, term FROM temp.citebot_term_tokens ORDER BY doc, offset"
-        ):
-            out[doc].append(term)
-        self._db.execute("DELETE FROM temp.citebot_terms")
-        return [tuple(t) for t in out]
-
-    def _field(self, field: str) -> Field:
-        stats = self._fields.get(field)
-        if stats is None:
-            (blob,) = self._db.execute(
-                "SELECT lengths FROM keyword_lengths WHERE field = ?", (field,)
-            ).fetchone()
-            stats = self._fields[field] = Field(np.frombuffer(blob, dtype="<i4"))
-        return stats
+            found = self._keywords.sentences(terms, texts)
+            if found is not None:
+                return found
+            marks = ",".join("?" * len(texts))
+            rows = self._db.execute(
+                "SELECT rowid, -bm25(sentences_fts) FROM sentences_fts"
+                f" WHERE sentences_fts MATCH ? AND rowid IN ({marks})",
+                [fts_query(question), *texts],
+            ).fetchall()
+        return {int(r[0]): float(r[1]) for r in rows}

@@ -144,7 +144,7 @@ def test_sentence_scores_equal_fts5_bm25(store: Store, question: str) -> None:
     from retrieval.store import fts_query
 
     ids = list(range(0, 200, 3))
-    ours = store.keyword_sentences(question, ids)
+    ours = store.keyword_sentences(question, sentence_texts(store, ids))
     match = fts_query(question)
     theirs = (
         {
@@ -167,11 +167,58 @@ def test_a_store_without_postings_is_scored_by_fts5(tmp_path: Path, store: Store
     path = tmp_path / "old.sqlite"
     writer = Store.create(path)
     fill(writer)
-    writer._db.execute("DROP TABLE keyword_postings")
+    for table in ("keyword_postings", "keyword_lengths", "keyword_terms", "keyword_totals"):
+        writer._db.execute(f"DROP TABLE {table}")
     writer.close()
     old = Store.open(path)
+    texts = sentence_texts(store, list(range(0, 200, 3)))
     for question in QUESTIONS[:4]:
         assert [i for i, _ in old.keyword_passages(question, 20)] == [
             i for i, _ in store.keyword_passages(question, 20)
         ]
+        theirs = old.keyword_sentences(question, texts)
+        ours = store.keyword_sentences(question, texts)
+        assert theirs.keys() == ours.keys() and theirs
+        assert list(theirs.values()) == pytest.approx([ours[k] for k in theirs], rel=1e-12)
     old.close()
+
+
+def test_a_store_with_counts_instead_of_impacts_is_scored_by_fts5(
+    tmp_path: Path, store: Store
+) -> None:
+    path = tmp_path / "counts.sqlite"
+    writer = Store.create(path)
+    fill(writer)
+    # The layout of the first postings: counts, from which each question worked out scores.
+    writer._db.execute("ALTER TABLE keyword_postings RENAME COLUMN impacts TO counts")
+    writer.close()
+    old = Store.open(path)
+    for question in QUESTIONS[:4]:
+        assert old.keyword_passages(question, 20) == fts_passages(old, question, 20)
+    old.close()
+
+
+def test_the_limit_cuts_through_tied_copies_in_row_order(tmp_path: Path) -> None:
+    # Thirty copies of one article score alike: the top 5 must be the first five, as FTS5
+    # sorts equal scores, even though the selection only looks at the best postings.
+    store = Store.create(tmp_path / "copies.sqlite")
+    with store.transaction():
+        for a in range(30):
+            text = "Floods in Valencia. The bridge closed." if a % 3 else "Rain in Zürich."
+            store.add_article(Article(id=f"c{a}", title="storm", text=text, path=f"c{a}.txt"))
+            store.add_sentences([SentenceRow(a, f"c{a}", 0, 0, len(text))], [text])
+            store.add_passages([PassageRow(a, f"c{a}", 0, len(text), a, a)], "storm", [text])
+        store.write_keyword_index()
+    for question in ("floods in Valencia", "bridge storm", "rain storm"):
+        for limit in (1, 5, 12):
+            ours = store.keyword_passages(question, limit)
+            assert ours == fts_passages(store, question, limit)
+            assert len(ours) == limit
+    store.close()
+
+
+def sentence_texts(store: Store, ids: list[int]) -> dict[int, str]:
+    """The sentences' texts, as answer code cuts them from their articles."""
+    found = store.sentences(ids)
+    articles = {a.id: a for a in store.articles(sorted({s.article_id for s in found.values()}))}
+    return {i: articles[s.article_id].text[s.start : s.end] for i, s in found.items()}
