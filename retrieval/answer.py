@@ -174,25 +174,21 @@ def answer_question(
 
     The returned citation always satisfies `article.text[start:end] == snippet`.
     """
-    query = None
-    if mode != "bm25":
-        if encoder is None:
-            raise ValueError(f"mode {mode!r} needs an encoder")
-        query = encoder.encode_query(question)
-    ranked = rank_passages(version, question, query, mode, settings.depth)
+    query, ranked = rank_passages(version, question, encoder, mode, settings.depth)
     if not ranked:
         return Answer(question, None, ())
     rows = version.store.passages([r.passage_id for r in ranked])
     ranked = [r for r in ranked if r.passage_id in rows]
     article_order = list(dict.fromkeys(rows[r.passage_id].article_id for r in ranked))
 
-    best = _choose_sentence(version, question, query, mode, ranked, settings)
+    features = candidate_features(version, question, query, mode, ranked, rows, settings)
+    best = _choose_sentence(features, mode)
     cited = None
     if best is not None:
-        article = version.store.articles([best.article_id])[0]
+        article = features.articles[best.article_id]
         confidence = confidence_of(question, best, ranked, rows, article, settings)
         if confidence.accepts(mode, settings.threshold):
-            start = _context_start(version, best, mode)
+            start = _context_start(version, features, best, mode)
             snippet = article.text[start : best.end]
             cited = Citation(
                 source=source_of(article),
@@ -207,17 +203,25 @@ def answer_question(
 
     first_other = 1 if cited else 0
     others = article_order[first_other : first_other + settings.further]
-    further = tuple(source_of(a) for a in version.store.articles(others))
+    articles = dict(features.articles)
+    missing = [a for a in others if a not in articles]
+    articles.update((a.id, a) for a in version.store.articles(missing))
+    further = tuple(source_of(articles[a]) for a in others if a in articles)
     return Answer(question, cited, further, tuple(article_order))
 
 
-def _context_start(version: IndexVersion, best: _Candidate, mode: Mode) -> int:
+def _context_start(
+    version: IndexVersion, candidates: Candidates, best: _Candidate, mode: Mode
+) -> int:
     """Where the citation starts: the sentence, or the one before when it leans on it."""
     if mode != "hybrid" or not _ANAPHORA.match(best.text):
         return best.start
-    before = version.store.sentences_between(best.sentence_id - 1, best.sentence_id - 1)
-    if before and before[0].article_id == best.article_id:
-        return before[0].start
+    before = candidates.by_id.get(best.sentence_id - 1)
+    if before is not None:
+        return before.start if before.article_id == best.article_id else best.start
+    found = version.store.sentences([best.sentence_id - 1]).get(best.sentence_id - 1)
+    if found is not None and found.article_id == best.article_id:
+        return found.start
     return best.start
 
 
@@ -260,59 +264,76 @@ class Features:
     kind: Kind
 
 
+@dataclass(frozen=True, slots=True)
+class Candidates:
+    """The candidate sentences of a question, and the articles that hold them."""
+
+    features: list[Features]
+    articles: dict[str, Article]
+
+    @property
+    def by_id(self) -> dict[int, Features]:
+        return {f.sentence_id: f for f in self.features}
+
+
 def candidate_features(
     version: IndexVersion,
     question: str,
     query: np.ndarray | None,
     mode: Mode,
     ranked: list[Ranked],
+    rows: dict[int, PassageRow],
     settings: AnswerSettings,
-) -> list[Features]:
+) -> Candidates:
     """Every sentence of the best passages, with the signals answer scoring weighs."""
     top = ranked[: settings.candidate_passages]
-    rows = version.store.passages([r.passage_id for r in top])
     best_score = top[0].score or 1.0
     prior: dict[int, float] = {}
     p_cos: dict[int, float] = {}
-    spans: dict[int, tuple[str, int, int]] = {}
     for r in top:
         row = rows[r.passage_id]
-        for s in version.store.sentences_between(row.first_sentence, row.last_sentence):
-            prior[s.id] = max(prior.get(s.id, 0.0), r.score / best_score)
-            p_cos[s.id] = max(p_cos.get(s.id, -1.0), r.cosine or 0.0)
-            spans[s.id] = (s.article_id, s.start, s.end)
-    if not spans:
-        return []
-    ids = sorted(spans)
+        for sid in range(row.first_sentence, row.last_sentence + 1):
+            prior[sid] = max(prior.get(sid, 0.0), r.score / best_score)
+            p_cos[sid] = max(p_cos.get(sid, -1.0), r.cosine or 0.0)
+    sentences = version.store.sentences(sorted(prior))
+    if not sentences:
+        return Candidates([], {})
+    ids = sorted(sentences)
     if query is not None:
         cosines = np.asarray(version.sentence_vectors[np.asarray(ids)]) @ query
     else:
         cosines = np.zeros(len(ids), dtype=np.float32)
-    lexical = version.store.keyword_sentences(question, ids) if mode != "dense" else {}
+    articles = {
+        a.id: a for a in version.store.articles(sorted({s.article_id for s in sentences.values()}))
+    }
+    texts = {
+        sid: articles[s.article_id].text[s.start : s.end] for sid, s in sorted(sentences.items())
+    }
+    lexical = version.store.keyword_sentences(question, texts) if mode != "dense" else {}
     top_lexical = max(lexical.values(), default=0.0) or 1.0
     kind = question_kind(question)
     asked = _bigrams(question)
-    texts = _sentence_texts(version, spans)
     out = []
     for sid, cos in zip(ids, cosines.tolist(), strict=True):
-        article_id, start, end = spans[sid]
+        sentence = sentences[sid]
+        text = texts[sid]
         out.append(
             Features(
                 sentence_id=sid,
-                article_id=article_id,
-                start=start,
-                end=end,
-                text=texts[sid],
+                article_id=sentence.article_id,
+                start=sentence.start,
+                end=sentence.end,
+                text=text,
                 cosine=float(cos),
                 lexical=lexical.get(sid, 0.0) / top_lexical,
                 prior=prior[sid],
                 passage_cosine=p_cos[sid],
-                offers=offers(kind, texts[sid], question),
-                bigrams=len(asked & _bigrams(texts[sid])) / len(asked) if asked else 0.0,
+                offers=offers(kind, text, question),
+                bigrams=len(asked & _bigrams(text)) / len(asked) if asked else 0.0,
                 kind=kind,
             )
         )
-    return out
+    return Candidates(out, articles)
 
 
 def sentence_score(f: Features, mode: Mode) -> float:
@@ -341,18 +362,11 @@ def _bigrams(text: str) -> set[tuple[str, str]]:
     return set(itertools.pairwise(words))
 
 
-def _choose_sentence(
-    version: IndexVersion,
-    question: str,
-    query: np.ndarray | None,
-    mode: Mode,
-    ranked: list[Ranked],
-    settings: AnswerSettings,
-) -> _Candidate | None:
-    features = candidate_features(version, question, query, mode, ranked, settings)
+def _choose_sentence(candidates: Candidates, mode: Mode) -> _Candidate | None:
+    features = candidates.features
     if not features:
         return None
-    by_id = {f.sentence_id: f for f in features}
+    by_id = candidates.by_id
     scores = {f.sentence_id: sentence_score(f, mode) for f in features}
     if mode == "hybrid":
         for f in features:
@@ -372,11 +386,3 @@ def _choose_sentence(
         scores[best.sentence_id],
         best.cosine,
     )
-
-
-def _sentence_texts(
-    version: IndexVersion, spans: dict[int, tuple[str, int, int]]
-) -> dict[int, str]:
-    wanted = sorted({a for a, _, _ in spans.values()})
-    texts = {a.id: a.text for a in version.store.articles(wanted)}
-    return {sid: texts[a][s:e] for sid, (a, s, e) in spans.items()}

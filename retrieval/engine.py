@@ -138,8 +138,8 @@ class Engine:
     def search(self, question: str, *, mode: Mode = "hybrid", k: int = 10) -> list[Hit]:
         text = clean_question(question)
         with self._reading() as version:
-            query = None if mode == "bm25" else self.encoder.encode_query(text)
-            return hits(version, rank_passages(version, text, query, mode, k), k)
+            _, ranked = rank_passages(version, text, self.encoder, mode, k)
+            return hits(version, ranked, k)
 
     def sources(self) -> list[Source]:
         with self._reading() as version:

@@ -1,0 +1,77 @@
+"""Passage ranking: the keyword search run beside the embedding gives what it gives alone."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+
+import pytest
+
+from retrieval import Engine, search
+from retrieval.encoder import Encoder, Vectors
+from retrieval.search import rank_passages
+
+QUESTIONS = [
+    "When is Lee visiting Japan?",
+    "How many workers will the chipmaker hire?",
+    "Who was rescued from the floods?",
+    "snow",
+]
+
+
+def test_overlapped_keyword_search_ranks_as_the_plain_one(
+    fake_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with fake_engine._reading() as version:
+        plain = [rank_passages(version, q, fake_engine.encoder, "hybrid", 20) for q in QUESTIONS]
+        monkeypatch.setattr(search, "OVERLAP_FROM", 0)
+        overlapped = [
+            rank_passages(version, q, fake_engine.encoder, "hybrid", 20) for q in QUESTIONS
+        ]
+    assert any(ranked for _, ranked in plain)
+    for (query_a, ranked_a), (query_b, ranked_b) in zip(plain, overlapped, strict=True):
+        assert ranked_a == ranked_b
+        assert query_a is not None and query_b is not None
+        assert (query_a == query_b).all()
+
+
+class FailingEncoder:
+    """Fails to embed a question once the keyword search has started."""
+
+    def __init__(self, inner: Encoder, started: threading.Event) -> None:
+        self.inner = inner
+        self.started = started
+        self.name = inner.name
+        self.dimension = inner.dimension
+
+    def encode_documents(self, texts: Sequence[str]) -> Vectors:
+        return self.inner.encode_documents(texts)
+
+    def encode_query(self, text: str) -> Vectors:
+        assert self.started.wait(5)
+        raise RuntimeError("the encoder failed")
+
+
+def test_a_failed_embedding_waits_for_the_keyword_search(
+    fake_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The keyword search must be over before the error leaves rank_passages: the caller's
+    # lease on the version ends there, and a reindex may then close its store.
+    monkeypatch.setattr(search, "OVERLAP_FROM", 0)
+    started, finished = threading.Event(), threading.Event()
+    with fake_engine._reading() as version:
+        store = version.store
+        original = store.keyword_passages
+
+        def slow_keyword_passages(question: str, limit: int) -> list[tuple[int, float]]:
+            started.set()
+            found = original(question, limit)
+            threading.Event().wait(0.2)
+            finished.set()
+            return found
+
+        monkeypatch.setattr(store, "keyword_passages", slow_keyword_passages)
+        encoder = FailingEncoder(fake_engine.encoder, started)
+        with pytest.raises(RuntimeError, match="the encoder failed"):
+            rank_passages(version, QUESTIONS[0], encoder, "hybrid", 20)
+        assert finished.is_set()
