@@ -23,6 +23,8 @@ from typing import Any
 
 from benchmarks.corpus import EVAL_DIR, SETS, copies, eval_records, write_markdown
 from retrieval.encoder import DEFAULT_BACKEND
+from retrieval.index import DATABASE, current_version
+from retrieval.store import Store
 
 REPO = Path(__file__).resolve().parent.parent
 BASELINE = "torch"
@@ -66,6 +68,17 @@ def probe(task: str, **args: Any) -> dict[str, Any]:
     out: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
     log(f"  {task}: {json.dumps(out)}")
     return out
+
+
+def up_to_date(index_dir: Path) -> bool:
+    """Whether a grown index exists and has the keyword index this citebot writes."""
+    if not (index_dir / "CURRENT").is_file():
+        return False
+    store = Store.open(current_version(index_dir) / DATABASE)
+    try:
+        return store.keyword_index_current
+    finally:
+        store.close()
 
 
 def log(message: str) -> None:
@@ -189,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     asking: dict[str, dict[str, Any]] = {}
     for label, size in sizes.items():
         index_dir = work / f"grown-{label}-{backend}"
-        if not (index_dir / "CURRENT").is_file():
+        if not up_to_date(index_dir):
             shutil.rmtree(index_dir, ignore_errors=True)
             log(f"growing a {label}-passage index (once; kept in {work})")
             asking.setdefault(label, {})["grow"] = probe(
