@@ -1,4 +1,4 @@
-"""The `citebot` command line: index, ask, sources, eval, run, chat, demo.
+"""The `citebot` command line: index, ask, sources, verify, eval, run, chat, demo.
 
 Domain errors become one-line messages here, in one place; nothing below prints.
 """
@@ -16,6 +16,7 @@ from pathlib import Path
 from bot.settings import Settings, SettingsError, load_settings
 from retrieval import MODES, Answer, CitebotError, Engine, ReindexReport
 from retrieval.answer import AnswerSettings
+from retrieval.checksums import Verification, verify_served
 
 log = logging.getLogger("citebot")
 
@@ -34,6 +35,12 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("index", help="index the articles folder (incremental)")
     p.add_argument("path", nargs="?", type=Path, help="articles folder (overrides the setting)")
+    p.add_argument(
+        "--full",
+        action="store_true",
+        help="embed every article afresh, reusing nothing from the served index (repairs "
+        "damage `citebot verify` found)",
+    )
 
     p = sub.add_parser("ask", help="answer one question with a cited sentence")
     p.add_argument("question")
@@ -43,6 +50,10 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("sources", help="list the indexed articles")
     p.add_argument("--json", action="store_true")
+
+    sub.add_parser(
+        "verify", help="check every byte of the served index's vector files (exit 1 if not ok)"
+    )
 
     p = sub.add_parser("eval", help="measure answer quality on evaluation sets")
     p.add_argument("--articles", dest="eval_articles", type=Path, action="append", required=True)
@@ -98,10 +109,35 @@ def format_report(report: ReindexReport) -> str:
         f"{len(report.removed)}, unchanged {report.unchanged}; embedded "
         f"{report.embedded_passages} new passages",
     ]
+    if report.full_rebuild:
+        lines.append(f"  {report.full_rebuild}")
     if report.skipped:
         lines.append(f"  skipped {len(report.skipped)}:")
         lines += [f"    {k.path}: {k.reason}" for k in report.skipped]
     return "\n".join(lines)
+
+
+def format_verification(verification: Verification) -> str:
+    """What `citebot verify` found, file by file, and what to do about it."""
+    v = verification
+    if not v.verifiable:
+        return (
+            f"Cannot verify version {v.version}: it was built before citebot recorded checksums. "
+            "Run `citebot index --full` to rebuild it with them."
+        )
+    lines = [f"  {f.describe()}" for f in v.files]
+    if v.ok:
+        return "\n".join(
+            [f"Version {v.version} is intact: every file matches its checksum.", *lines]
+        )
+    return "\n".join(
+        [
+            f"Version {v.version} is damaged:",
+            *lines,
+            "Run `citebot index --full` to rebuild it from the articles; the damaged version is "
+            "served until the new one is ready.",
+        ]
+    )
 
 
 def format_answer(answer: Answer) -> str:
@@ -136,11 +172,11 @@ def answer_json(answer: Answer) -> dict[str, object]:
     }
 
 
-def _cmd_index(settings: Settings, path: Path | None) -> int:
+def _cmd_index(settings: Settings, path: Path | None, full: bool) -> int:
     engine = _engine(settings.with_overrides(articles_dir=path))
     progress, close = _progress_bar()
     try:
-        report = engine.reindex(progress=progress)  # type: ignore[arg-type]
+        report = engine.reindex(progress=progress, full=full)  # type: ignore[arg-type]
     finally:
         close()  # type: ignore[operator]
         engine.close()
@@ -184,6 +220,13 @@ def _cmd_sources(settings: Settings, as_json: bool) -> int:
     return 0
 
 
+def _cmd_verify(settings: Settings) -> int:
+    # Reads only the index folder: no model is loaded to check bytes.
+    verification = verify_served(settings.index_dir)
+    print(format_verification(verification))
+    return 0 if verification.ok else 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -195,11 +238,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             threshold=args.threshold,
         )
         if args.command == "index":
-            return _cmd_index(settings, args.path)
+            return _cmd_index(settings, args.path, args.full)
         if args.command == "ask":
             return _cmd_ask(settings, args)
         if args.command == "sources":
             return _cmd_sources(settings, args.json)
+        if args.command == "verify":
+            return _cmd_verify(settings)
         if args.command == "eval":
             from bot.evaluate import run_eval_command
 

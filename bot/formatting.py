@@ -274,6 +274,8 @@ def progress_text(stage: str, done: int, total: int) -> str:
     """One line of reindex progress, for the message /reindex keeps editing."""
     if stage == "reading":
         step = "reading the articles folder"
+    elif stage == "checking":
+        step = "checking the current index's vectors before reusing them"
     elif stage == "embedding":
         share = f" ({100 * done // total}%)" if total else ""
         step = f"embedding {done:,}/{total:,} passages and sentences{share}"
@@ -320,6 +322,8 @@ def report_reply(report: ReindexReport) -> Reply:
         f"skipped {len(report.skipped)}"
     )
     embed.add_field(name="Articles", value=counts, inline=False)
+    if report.full_rebuild:
+        embed.add_field(name="Rebuilt in full", value=safe(report.full_rebuild, 600), inline=False)
     for name, ids in (
         ("Added", report.added),
         ("Changed", report.changed),

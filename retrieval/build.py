@@ -3,6 +3,8 @@
 Articles are compared by content hash with the served version. Unchanged articles keep their
 rows and vectors (copied, never re-embedded); new and changed ones are split and embedded;
 removed ones are simply not copied, so they vanish from the dense and the keyword index alike.
+Vectors are copied only from vector files that still match the checksums recorded when they were
+written (checksums.py): damage is never carried into a new version.
 The rows are laid out by rows.py; publishing.py writes the version and swaps it in.
 """
 
@@ -21,10 +23,11 @@ from typing import NamedTuple
 
 import numpy as np
 
+from retrieval.checksums import verify_version
 from retrieval.dense import IVF_THRESHOLD
 from retrieval.encoder import Encoder, Vectors
 from retrieval.errors import IndexUnavailable, ReindexInProgress
-from retrieval.index import VERSIONS, IndexVersion, current_version
+from retrieval.index import CURRENT, VERSIONS, IndexVersion, current_version
 from retrieval.loading import load_articles
 from retrieval.publishing import (
     FINGERPRINT,
@@ -38,7 +41,8 @@ from retrieval.snapshot import fingerprint as folder_fingerprint
 from retrieval.types import Article, ReindexReport, Skipped
 from retrieval.vectors import VectorFile
 
-# progress(stage, done, total): stage is "reading", "embedding" or "writing".
+# progress(stage, done, total): stage is "reading", "checking" (the served version's vector
+# files, before reusing them), "embedding" or "writing".
 Progress = Callable[[str, int, int], None]
 
 EMBED_BATCH = 256
@@ -116,14 +120,42 @@ def _vectors(
     return out, len(todo)
 
 
-def _open_served(index_dir: Path, encoder: Encoder) -> IndexVersion | None:
+# How a report starts the sentence that says why nothing was reused from the served version.
+AFRESH = "Every article was embedded afresh"
+
+
+class _Served(NamedTuple):
+    version: IndexVersion | None
+    # Why a served version cannot be reused, for the report; None when none was ever built.
+    unusable: str | None
+
+
+def _open_served(index_dir: Path, encoder: Encoder) -> _Served:
     """The served version when it can be reused; a damaged or foreign one means a full build."""
+    if not (index_dir / CURRENT).exists():
+        return _Served(None, None)  # the first build
     try:
-        return IndexVersion.open(
+        version = IndexVersion.open(
             current_version(index_dir), model=encoder.name, dimension=encoder.dimension
         )
-    except IndexUnavailable:
+    except IndexUnavailable as exc:
+        return _Served(None, f"{AFRESH}: the served version could not be reused. {exc}")
+    return _Served(version, None)
+
+
+def _damaged_vectors(old: IndexVersion, progress: Progress) -> str | None:
+    """Why `old`'s vectors must not be copied: a file that no longer matches the checksum
+    recorded when it was built. None when all match, or when `old` predates checksums."""
+    progress("checking", 0, 1)
+    verification = verify_version(old.folder, old.manifest)
+    progress("checking", 1, 1)
+    if not verification.damaged:
         return None
+    found = "; ".join(f.describe() for f in verification.damaged)
+    return (
+        f"{AFRESH}: the served version {old.name} is damaged ({found}), so nothing was reused "
+        "from it."
+    )
 
 
 def _untouched(index_dir: Path, encoder: Encoder, folder: str | None) -> ReindexReport | None:
@@ -131,7 +163,7 @@ def _untouched(index_dir: Path, encoder: Encoder, folder: str | None) -> Reindex
     the served version was built from; None when the files must be read to tell."""
     if folder is None:
         return None
-    served = _open_served(index_dir, encoder)
+    served = _open_served(index_dir, encoder).version
     if served is None:
         return None
     try:
@@ -159,14 +191,22 @@ def build_index(
     progress: Progress = _no_progress,
     max_bytes: int = 5_000_000,
     ivf_threshold: int = IVF_THRESHOLD,
+    full: bool = False,
 ) -> ReindexReport:
     """Index `articles_dir` into a new version of `index_dir`, reusing what has not changed.
+
+    The served version's vector files are checked against their checksums before any vector is
+    copied from them; if one does not match, every article is embedded afresh (the report says
+    why). `full` embeds every article afresh even when nothing changed: the repair for damage
+    `verify_version` found in a version that would otherwise be kept as it is.
 
     Raises ReindexInProgress when another build holds the lock; any other failure leaves the
     served version untouched.
     """
     with reindex_lock(index_dir):
-        return _build_locked(articles_dir, index_dir, encoder, progress, max_bytes, ivf_threshold)
+        return _build_locked(
+            articles_dir, index_dir, encoder, progress, max_bytes, ivf_threshold, full
+        )
 
 
 def _build_locked(
@@ -176,6 +216,7 @@ def _build_locked(
     progress: Progress,
     max_bytes: int,
     ivf_threshold: int,
+    full: bool,
 ) -> ReindexReport:
     if not articles_dir.is_dir():
         raise IndexUnavailable(
@@ -184,24 +225,39 @@ def _build_locked(
     remove_stale_builds(index_dir)
     # Taken before reading, so a file changed while we read changes the next fingerprint.
     folder = folder_fingerprint(articles_dir, max_bytes, now=time.time())
-    untouched = _untouched(index_dir, encoder, folder)
+    untouched = None if full else _untouched(index_dir, encoder, folder)
     if untouched is not None:
         return untouched
     progress("reading", 0, 1)
     loaded = load_articles(articles_dir, max_bytes=max_bytes)
     progress("reading", 1, 1)
     articles = sorted(loaded.articles, key=lambda a: a.id)
-    old = _open_served(index_dir, encoder)
+    old, afresh = _open_served(index_dir, encoder)
     try:
         try:
             added, changed, removed, unchanged, pending = _plan(articles, old)
-        except sqlite3.DatabaseError:
+        except sqlite3.DatabaseError as exc:
             if old is None:
                 raise
             # Damage deep in the served version passes its checks at open: build it all anew.
             old.close()
             old = None
+            afresh = f"{AFRESH}: the served version's database is damaged ({exc})."
             added, changed, removed, unchanged, pending = _plan(articles, None)
+        if old is not None and full:
+            afresh = f"{AFRESH}, as a full rebuild was asked for."
+        elif (
+            old is not None
+            and pending is not None
+            and pending.to_embed() < len(pending.passages) + len(pending.sentences)
+        ):
+            # Copied vectors would carry damage into every later version: check them first.
+            afresh = _damaged_vectors(old, progress)
+        if old is not None and afresh is not None:
+            # What changed is still told against the served version; its rows are not reused.
+            old.close()
+            old = None
+            pending = _plan(articles, None).pending
         if pending is None:
             assert old is not None
             # Nothing to build; still clear what a killed build left beside the served version.
@@ -264,4 +320,6 @@ def _build_locked(
     finally:
         stats.close()
     assert manifest.passages == report_stats.passages
-    return ReindexReport(added, changed, removed, unchanged, loaded.skipped, embedded, report_stats)
+    return ReindexReport(
+        added, changed, removed, unchanged, loaded.skipped, embedded, report_stats, afresh
+    )

@@ -151,14 +151,16 @@ class Engine:
 
     # --- reindexing ---
 
-    def reindex(self, progress: Progress = _no_progress) -> ReindexReport:
-        """Rebuild incrementally from the articles folder, then serve the new version."""
+    def reindex(self, progress: Progress = _no_progress, *, full: bool = False) -> ReindexReport:
+        """Rebuild incrementally from the articles folder, then serve the new version; `full`
+        embeds every article afresh, reusing nothing (see `build_index`)."""
         report = build_index(
             self.articles_dir,
             self.index_dir,
             self.encoder,
             progress=progress,
             max_bytes=self.max_bytes,
+            full=full,
         )
         served = self._served
         if served is None or served.version.name != report.stats.version:

@@ -2,8 +2,9 @@
 
     INDEX_DIR/
       CURRENT                  name of the version being served (replaced atomically)
-      versions/NAME/           manifest.json (written last), citebot.sqlite,
-                               passages.npy, sentences.npy, passages.faiss (large indexes only)
+      versions/NAME/           manifest.json (written last, with the vector files' checksums),
+                               citebot.sqlite, passages.npy, sentences.npy, passages.faiss
+                               (large indexes only)
       building-NAME/           a version being built; never read, removed when stale
       .lock                    held by the one process that is reindexing
 
@@ -16,10 +17,12 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from retrieval.dense import DenseIndex
+from retrieval.encoder import FAKE_MODEL
 from retrieval.errors import IndexUnavailable, ModelMismatch
 from retrieval.store import Store
 from retrieval.types import IndexStats
@@ -45,21 +48,24 @@ class Manifest:
     passages: int
     sentences: int
     dense: str
+    # File name -> "sha256:HEX" of its bytes (checksums.py). Optional, so FORMAT stays 1: a
+    # version built before checksums were recorded has None, is served, and cannot be verified.
+    checksums: Mapping[str, str] | None = None
 
     def to_json(self) -> str:
-        return json.dumps(
-            {
-                "format": self.format,
-                "model": self.model,
-                "dimension": self.dimension,
-                "built_at": self.built_at,
-                "articles": self.articles,
-                "passages": self.passages,
-                "sentences": self.sentences,
-                "dense": self.dense,
-            },
-            indent=2,
-        )
+        data: dict[str, object] = {
+            "format": self.format,
+            "model": self.model,
+            "dimension": self.dimension,
+            "built_at": self.built_at,
+            "articles": self.articles,
+            "passages": self.passages,
+            "sentences": self.sentences,
+            "dense": self.dense,
+        }
+        if self.checksums is not None:
+            data["checksums"] = dict(self.checksums)
+        return json.dumps(data, indent=2)
 
     @classmethod
     def read(cls, path: Path) -> Manifest:
@@ -74,6 +80,7 @@ class Manifest:
                 passages=int(data["passages"]),
                 sentences=int(data["sentences"]),
                 dense=str(data["dense"]),
+                checksums=_checksums(data.get("checksums")),
             )
         except FileNotFoundError as exc:
             raise IndexUnavailable(
@@ -83,6 +90,16 @@ class Manifest:
             raise IndexUnavailable(
                 f"The index manifest {path} is unreadable ({exc}); rebuild it with a reindex."
             ) from exc
+
+
+def _checksums(value: object) -> dict[str, str] | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    ):
+        raise ValueError(f"its checksums are {value!r}, not file names and digests")
+    return dict(value)
 
 
 def current_version(index_dir: Path) -> Path:
@@ -186,10 +203,16 @@ class IndexVersion:
         opened: list[VectorFile] = []
         try:
             articles, passages, sentences = store.counts()
+            # The fake encoder gives a text with no word in it (a "* * *" line, an article of
+            # only "!!! ???") an all-zero row, as it has nothing to embed; a real model gives
+            # every text a unit vector, so in its indexes a zero row is damage (a zeroed block).
+            zero_rows = manifest.model == FAKE_MODEL
             passage_vectors = _load_vectors(folder / PASSAGE_VECTORS, passages, dimension)
             opened.append(passage_vectors)
+            _check_sample(passage_vectors, zero_rows)
             sentence_vectors = _load_vectors(folder / SENTENCE_VECTORS, sentences, dimension)
             opened.append(sentence_vectors)
+            _check_sample(sentence_vectors, zero_rows)
             if (articles, passages, sentences) != (
                 manifest.articles,
                 manifest.passages,
@@ -232,6 +255,21 @@ def _load_vectors(path: Path, rows: int, dimension: int) -> VectorFile:
             f"({rows}, {dimension}); rebuild with a reindex."
         )
     return vectors
+
+
+def _check_sample(vectors: VectorFile, allow_zero: bool) -> None:
+    """Refuse a vector file whose sampled rows are not unit vectors: bytes changed inside a file
+    of the right size, which its header cannot show. Reading every row is `citebot verify`'s."""
+    try:
+        problem = vectors.bad_sampled_row(allow_zero=allow_zero)
+    except OSError as exc:
+        raise IndexUnavailable(
+            f"The vector file {vectors.path} cannot be read ({exc}); rebuild with a reindex."
+        ) from exc
+    if problem is not None:
+        raise IndexUnavailable(
+            f"The vector file {vectors.path} is damaged: its {problem}; rebuild with a reindex."
+        )
 
 
 def _load_faiss(path: Path, rows: int) -> DenseIndex:

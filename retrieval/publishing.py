@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from retrieval.checksums import HashingWriter, file_digest
 from retrieval.dense import IVF_THRESHOLD, DenseIndex
 from retrieval.encoder import Vectors
 from retrieval.index import (
@@ -143,24 +144,31 @@ def _write_version(
                     SKIPPED: json.dumps([[k.path, k.reason] for k in skipped]),
                 }
             )
-            manifest = Manifest(
-                format=FORMAT,
-                model=model,
-                dimension=int(passage_vectors.shape[1]),
-                built_at=datetime.now(UTC).isoformat(timespec="seconds"),
-                articles=len(articles),
-                passages=len(rows.passages),
-                sentences=len(rows.sentences),
-                dense="ivf" if len(rows.passages) >= ivf_threshold else "flat",
-            )
     finally:
         store.close()
     fsync_path(folder / DATABASE)
-    _save_npy(folder / PASSAGE_VECTORS, passage_vectors)
-    _save_npy(folder / SENTENCE_VECTORS, sentence_vectors)
-    if manifest.dense == "ivf":
+    dense = "ivf" if len(rows.passages) >= ivf_threshold else "flat"
+    # Digests of the bytes written, so damage later is found before these vectors are reused.
+    checksums = {
+        PASSAGE_VECTORS: _save_npy(folder / PASSAGE_VECTORS, passage_vectors),
+        SENTENCE_VECTORS: _save_npy(folder / SENTENCE_VECTORS, sentence_vectors),
+    }
+    if dense == "ivf":
         DenseIndex.build(passage_vectors, ivf_threshold=ivf_threshold).save(folder / PASSAGE_FAISS)
         fsync_path(folder / PASSAGE_FAISS)
+        # FAISS writes the file itself; it was just written, so it is read from the page cache.
+        checksums[PASSAGE_FAISS] = file_digest(folder / PASSAGE_FAISS)
+    manifest = Manifest(
+        format=FORMAT,
+        model=model,
+        dimension=int(passage_vectors.shape[1]),
+        built_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        articles=len(articles),
+        passages=len(rows.passages),
+        sentences=len(rows.sentences),
+        dense=dense,
+        checksums=checksums,
+    )
     # The manifest is written last: a version without one is never served.
     manifest_tmp = folder / (MANIFEST + ".tmp")
     with open(manifest_tmp, "w", encoding="utf-8") as handle:
@@ -172,11 +180,14 @@ def _write_version(
     return manifest
 
 
-def _save_npy(path: Path, array: Vectors) -> None:
+def _save_npy(path: Path, array: Vectors) -> str:
+    """Write `array` as a durable `.npy` file; returns the digest of the bytes written."""
     with open(path, "wb") as handle:
-        np.save(handle, array, allow_pickle=False)
+        writer = HashingWriter(handle)
+        np.save(writer, array, allow_pickle=False)
         handle.flush()
         os.fsync(handle.fileno())
+    return writer.digest()
 
 
 def remove_stale_builds(index_dir: Path) -> None:

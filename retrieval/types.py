@@ -133,3 +133,7 @@ class ReindexReport:
     skipped: tuple[Skipped, ...]
     embedded_passages: int
     stats: IndexStats
+    # Why nothing was reused from the served version ("Every article was embedded afresh: …"),
+    # when it was damaged, built with another model, or a full rebuild was asked for; None when
+    # its unchanged articles' vectors were reused, or there was none (the first build).
+    full_rebuild: str | None = None

@@ -252,4 +252,6 @@ async def test_a_damaged_index_is_explained_and_repaired_by_an_admin_reindex(
     assert any(m.startswith("The index is unavailable") for m in warned) == found_at_start
     assert repaired.original is not None
     assert repaired.original.embeds[0]["title"] == "Reindex finished"
+    fields = {f["name"]: f["value"] for f in repaired.original.embeds[0]["fields"]}
+    assert fields["Rebuilt in full"].startswith("Every article was embedded afresh: the served")
     assert "planning to visit Japan" in after[0].embeds[0]["description"]

@@ -7,8 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from retrieval.index import MANIFEST, SENTENCE_VECTORS, current_version
 from tests.conftest import SEEDS, write_corpus
 
 LEE = (
@@ -56,6 +58,45 @@ def test_index_ask_sources_with_the_fake_model(tmp_path: Path) -> None:
         "Floods in Valencia",
         "Lee visits China",
     ]
+
+
+def test_verify_names_a_damaged_file_and_index_full_repairs_it(tmp_path: Path) -> None:
+    write_corpus(tmp_path / "articles")
+    (tmp_path / ".env").write_text("CITEBOT_MODEL=fake\nCITEBOT_ARTICLES_DIR=articles\n")
+    assert citebot("index", cwd=tmp_path).returncode == 0
+
+    done = citebot("verify", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[1:] == ["  passages.npy: ok", "  sentences.npy: ok"]
+    assert "is intact: every file matches its checksum" in done.stdout
+
+    version = current_version(tmp_path / "index")
+    rows = np.load(version / SENTENCE_VECTORS, mmap_mode="r+")
+    rows[len(rows) // 2] = rows[0]  # other bytes of the same length, still a unit vector
+    rows.flush()
+    del rows
+    done = citebot("verify", cwd=tmp_path)
+    assert done.returncode == 1
+    assert f"Version {version.name} is damaged:" in done.stdout
+    assert "  sentences.npy: does not match the checksum recorded when it was built" in done.stdout
+    assert "Run `citebot index --full`" in done.stdout
+
+    done = citebot("index", "--full", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "Every article was embedded afresh, as a full rebuild was asked for." in done.stdout
+    assert citebot("verify", cwd=tmp_path).returncode == 0
+
+    manifest = current_version(tmp_path / "index") / MANIFEST
+    data = json.loads(manifest.read_text())
+    del data["checksums"]  # as a version built before citebot recorded them
+    manifest.write_text(json.dumps(data))
+    done = citebot("verify", cwd=tmp_path)
+    assert done.returncode == 1
+    assert "it was built before citebot recorded checksums" in done.stdout
+
+    done = citebot("--index", "elsewhere", "verify", cwd=tmp_path)
+    assert done.returncode == 1
+    assert "No index has been built" in done.stderr and "Traceback" not in done.stderr
 
 
 def test_ask_without_an_index_says_how_to_build_one(tmp_path: Path) -> None:

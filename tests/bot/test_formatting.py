@@ -217,6 +217,24 @@ def test_progress_text() -> None:
         "Reindexing… embedding 50/200 passages and sentences (25%)"
     )
     assert progress_text("reading", 0, 1).startswith("Reindexing… reading the articles folder")
+    assert progress_text("checking", 0, 1).startswith(
+        "Reindexing… checking the current index's vectors before reusing them"
+    )
+
+
+def test_report_says_why_every_article_was_embedded_afresh() -> None:
+    why = (
+        "Every article was embedded afresh: the served version v1 is damaged (sentences.npy: "
+        "does not match the checksum recorded when it was built), so nothing was reused from it."
+    )
+    report = ReindexReport(("a.txt",), (), (), 2, (), 9, STATS, why)
+    embed = report_reply(report).embed
+    assert embed is not None and limit_violations(embed) == []
+    fields = {f.name: f.value for f in embed.fields}
+    assert fields["Rebuilt in full"] == why
+    plain_report = report_reply(ReindexReport(("a.txt",), (), (), 2, (), 9, STATS)).embed
+    assert plain_report is not None
+    assert "Rebuilt in full" not in {f.name for f in plain_report.fields}
 
 
 def test_errors_map_to_short_replies(caplog: pytest.LogCaptureFixture) -> None:
@@ -308,6 +326,7 @@ def test_every_listing_and_report_fits(found: list[Source], page: int, reason: s
         tuple(Skipped(s.path, reason) for s in found),
         0,
         IndexStats(len(found), 0, reason, 1, reason, "v"),
+        reason,
     )
     embed = report_reply(report).embed
     assert embed is not None and limit_violations(embed) == []

@@ -4,10 +4,12 @@ caller, and the next reindex repairs it."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from retrieval import Engine, IndexUnavailable
@@ -107,12 +109,35 @@ def rewrite(name: str, content: bytes, *, in_index: bool = False) -> Damage:
     return damage
 
 
+def set_row(name: str, row: int, value: float | bytes) -> Damage:
+    """Overwrite one row (negative: from the end) with a value, or with bytes of its length."""
+
+    def damage(version: Path) -> None:
+        rows = np.load(version / name, mmap_mode="r+")
+        if isinstance(value, bytes):
+            rows[row].view(np.uint8)[:] = np.frombuffer(value * rows.shape[1], dtype=np.uint8)
+        else:
+            rows[row] = value
+        rows.flush()
+
+    return damage
+
+
 DAMAGE: dict[str, tuple[Damage, str]] = {
     "passages.npy cut in half": (cut(PASSAGE_VECTORS), "The vector file"),
     "passages.npy emptied": (cut(PASSAGE_VECTORS, 0), "The vector file"),
     "passages.npy overwritten": (scribble(PASSAGE_VECTORS), "The vector file"),
     "sentences.npy cut in half": (cut(SENTENCE_VECTORS), "The vector file"),
     "sentences.npy missing": (remove(SENTENCE_VECTORS), "The vector file"),
+    # Right size and header, wrong values, in rows the check at open reads (first and last).
+    "passages.npy: a row of NaN": (
+        set_row(PASSAGE_VECTORS, 0, np.nan),
+        "passages.npy is damaged: its row 0 holds NaN or infinity",
+    ),
+    "sentences.npy: garbage in the last row": (
+        set_row(SENTENCE_VECTORS, -1, b"\xde\xad\xbe\xef"),
+        "sentences.npy is damaged: its row",
+    ),
     "sqlite cut in half": (cut(DATABASE), "The index database"),
     "sqlite emptied": (cut(DATABASE, 0), "The index database"),
     "sqlite overwritten": (scribble(DATABASE), "The index database"),
@@ -140,6 +165,7 @@ def assert_refused_then_repaired(
         engine.ask(question)
     report = engine.reindex()
     assert report.stats.articles == len(list(articles.iterdir()))
+    assert report.full_rebuild is not None and expected in report.full_rebuild
     assert engine.ask(question).citation is not None
     engine.close()
     after = Engine(index, articles, FakeEncoder())
@@ -203,6 +229,34 @@ def test_an_index_of_another_model_is_refused_then_rebuilt(
 ) -> None:
     build_index(corpus, tmp_path / "index", built_with)
     assert_refused_then_repaired(tmp_path / "index", corpus, "The index was built with model")
+
+
+SEPARATED = "Storm season\nThe storm reached the coast on Monday.\n* * *\nBoats stayed in port."
+
+
+def test_a_text_with_no_words_has_a_zero_row_only_the_fake_model_may_keep(
+    tmp_path: Path,
+) -> None:
+    """The fake encoder embeds a "* * *" line as zeros (it has no word to hash); the check at
+    open lets that pass for the fake model only: a real model never writes a zero row."""
+    articles = write_corpus(tmp_path / "articles", {"storm.txt": SEPARATED})
+    index = tmp_path / "index"
+    build_index(articles, index, FakeEncoder())
+    version = current_version(index)
+    zero = np.flatnonzero(~np.load(version / SENTENCE_VECTORS).any(axis=1)).tolist()
+    assert zero == [2]  # "* * *"
+    engine = Engine(index, articles, FakeEncoder())
+    assert engine.load(), engine.unavailable_reason
+    answer = engine.ask("When did the storm reach the coast?")
+    assert answer.citation is not None and answer.citation.snippet.startswith("The storm")
+    engine.close()
+
+    manifest = json.loads((version / MANIFEST).read_text())
+    (version / MANIFEST).write_text(json.dumps({**manifest, "model": "real-model"}))
+    with pytest.raises(
+        IndexUnavailable, match=r"sentences\.npy is damaged: its row 2 has length 0"
+    ):
+        IndexVersion.open(version, model="real-model", dimension=256)
 
 
 LONG_STORY = " ".join(f"Paragraph {n} of the long report on port traffic." for n in range(400))
