@@ -34,7 +34,8 @@ Type a question to ask it in #general with @citebot, or a slash command:
   /ask QUESTION     the /ask command: answers in the channel
   /sources [PAGE]   the indexed articles, 10 a page
   /status           articles, passages, model, when the index was built
-  /reindex          rebuild the index from the articles folder (you have Manage Server)
+  /reindex [full]   rebuild the index from the articles folder (you have Manage Server);
+                    full: embed every article afresh, reusing nothing
   /help             this help
   /quit             leave (Ctrl-D works too)"""
 
@@ -142,6 +143,11 @@ async def run_slash(
             write("Usage: /sources [PAGE], e.g. /sources 2")
             return
         options["page"] = int(rest)
+    elif name == "reindex" and rest:
+        if rest != "full":
+            write("Usage: /reindex [full]")
+            return
+        options["full"] = True
     elif name not in ("sources", "status", "reindex"):
         write(f"Unknown command /{name}; type /help for the list.")
         return

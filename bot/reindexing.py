@@ -71,13 +71,14 @@ class ThrottledProgress:
 
 
 async def reindex_with_progress(
-    engine: Engine, show: Show, *, interval: float = 1.0
+    engine: Engine, show: Show, *, interval: float = 1.0, full: bool = False
 ) -> ReindexReport:
     """Rebuild the index in a worker thread, showing progress through `show`. Questions keep
-    being answered from the served index meanwhile: the engine swaps the new one in at the end."""
+    being answered from the served index meanwhile: the engine swaps the new one in at the end.
+    `full` embeds every article afresh (see `Engine.reindex`)."""
     progress = ThrottledProgress(show, asyncio.get_running_loop(), interval=interval)
     progress.start()
     try:
-        return await asyncio.to_thread(engine.reindex, progress=progress.report)
+        return await asyncio.to_thread(engine.reindex, progress=progress.report, full=full)
     finally:
         await progress.finish()

@@ -20,7 +20,12 @@ class Reindex(commands.Cog):
     @app_commands.command(name="reindex")
     @app_commands.guild_only()
     @app_commands.default_permissions(manage_guild=True)
-    async def reindex(self, interaction: discord.Interaction[CitebotBot]) -> None:
+    @app_commands.describe(
+        full="Embed every article afresh, reusing nothing: repairs damage `citebot verify` found"
+    )
+    async def reindex(
+        self, interaction: discord.Interaction[CitebotBot], full: bool = False
+    ) -> None:
         """Rebuild the index from the articles folder (Manage Server or the admin role)."""
         refusal = None
         if interaction.guild_id is None:
@@ -44,7 +49,7 @@ class Reindex(commands.Cog):
 
             try:
                 report = await reindex_with_progress(
-                    self.bot.engine, show, interval=self.bot.progress_interval
+                    self.bot.engine, show, interval=self.bot.progress_interval, full=full
                 )
             except Exception as exc:
                 reply = Reply(content=error_reply(exc))

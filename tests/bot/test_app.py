@@ -63,6 +63,8 @@ def test_chat_session(workdir: Path) -> None:
         "/sources",
         "/sources 7",
         "/sources 0",
+        "/reindex full",
+        "/reindex everything",
         "/frobnicate",
         "/help",
         "/quit",
@@ -87,6 +89,9 @@ def test_chat_session(workdir: Path) -> None:
     assert "│ Indexed articles (3)" in blocks["/sources"]
     assert "There is no page 7" in blocks["/sources 7"]
     assert "outside 1..100000" in blocks["/sources 0"]
+    assert "Rebuilt in full" in blocks["/reindex full"]
+    assert "added 0, changed 0, removed 0, unchanged 3, skipped 0" in blocks["/reindex full"]
+    assert "Usage: /reindex [full]" in blocks["/reindex everything"]
     assert "Unknown command /frobnicate" in blocks["/frobnicate"]
     assert "/reindex" in blocks["/help"]
     assert "never read" not in out

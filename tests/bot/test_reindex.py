@@ -197,3 +197,26 @@ async def test_progress_is_throttled_and_survives_failed_edits() -> None:
 class _Response:
     status = 429
     reason = "Too Many Requests"
+
+
+async def test_a_full_reindex_embeds_every_article_afresh(
+    run_bot: Run, fake_engine: Engine
+) -> None:
+    # Nothing changed since the fixture's build: a plain reindex keeps the served version,
+    # `full` rebuilds it all (the repair for damage `citebot verify` found).
+    passages = fake_engine.stats().passages
+    async with run_bot() as session:
+        plain = await wait_finished(await session.invoke("reindex", user=session.users.mod))
+        full = await wait_finished(
+            await session.invoke("reindex", {"full": True}, user=session.users.mod)
+        )
+    assert plain.original is not None and full.original is not None
+    plain_embed, full_embed = plain.original.embeds[0], full.original.embeds[0]
+    assert "embedded 0 new texts" in plain_embed["description"]
+    assert f"embedded {passages:,} new texts" in full_embed["description"]
+    fields = {f["name"]: f["value"] for f in full_embed["fields"]}
+    assert (
+        fields["Rebuilt in full"]
+        == "Every article was embedded afresh, as a full rebuild was asked for."
+    )
+    assert "Rebuilt in full" not in {f["name"] for f in plain_embed["fields"]}
