@@ -199,18 +199,20 @@ def task_ask(args: dict[str, Any]) -> dict[str, Any]:
         version.passages = DenseIndex.exact(version.passage_vectors.mapped())
     for text in texts[:10]:
         answer_question(version, encoder, text)
-    ask_ms: list[float] = []
-    for text in texts:
-        started = time.perf_counter()
-        answer_question(version, encoder, text)
-        ask_ms.append((time.perf_counter() - started) * 1000)
+    # Several passes over the questions; each figure is the median of the passes' figures, so
+    # one burst of another process on the shared machine moves one pass, not the result.
+    passes = [
+        percentiles(_times(lambda t: answer_question(version, encoder, t), texts))
+        for _ in range(int(args.get("passes", 3)))
+    ]
     query = encoder.encode_query(texts[0])
     search_ms = _times(lambda t: version.passages.search(query, 50), texts)
     out = {
         "backend": args["backend"],
         "dense": version.passages.kind,
         "passages": manifest.passages,
-        **percentiles(ask_ms),
+        **{key: statistics.median(p[key] for p in passes) for key in passes[0]},
+        "p95_ms_passes": [p["p95_ms"] for p in passes],
         "encode_p50_ms": percentiles(encode_ms)["p50_ms"],
         "search_p50_ms": percentiles(search_ms)["p50_ms"],
         "model_mib": round(model_mib, 1),

@@ -221,6 +221,7 @@ def main(argv: list[str] | None = None) -> int:
                 index=str(index_dir),
                 exact=exact,
                 questions=questions,
+                passes=1 if quick else 3,
                 eval_dir=str(eval_dir),
                 cache_dir=cache,
             )
