@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +14,7 @@ from hypothesis import strategies as st
 from retrieval import Engine, IndexUnavailable, InvalidQuestion, ModelMismatch, ReindexInProgress
 from retrieval.build import build_index, reindex_lock
 from retrieval.encoder import FakeEncoder
-from retrieval.index import current_version
+from retrieval.index import DATABASE, current_version
 from tests.conftest import CORPUS, CountingEncoder
 
 WORDS = sorted(
@@ -123,6 +124,37 @@ def test_reindex_embeds_only_what_changed_and_forgets_what_was_removed(
         assert "lee.txt" not in answer.ranked_article_ids
     changed = engine.ask("How many people were rescued from flooded cars?")
     assert changed.citation is not None and "350 people" in changed.citation.snippet
+    engine.close()
+
+
+def test_a_reindex_brings_an_older_keyword_index_up_to_date_without_embedding(
+    corpus: Path, tmp_path: Path, fake_encoder: CountingEncoder
+) -> None:
+    engine = Engine(tmp_path / "index", corpus, fake_encoder)
+    first = engine.reindex()
+    question = "How many workers will the chipmaker hire?"
+    expected = engine.ask(question)
+    engine.close()
+    # The layout of the previous citebot: counts instead of impacts, no sentence totals.
+    database = sqlite3.connect(current_version(tmp_path / "index") / DATABASE)
+    database.execute("ALTER TABLE keyword_postings RENAME COLUMN impacts TO counts")
+    database.execute("DROP TABLE keyword_totals")
+    database.commit()
+    database.close()
+
+    engine = Engine(tmp_path / "index", corpus, fake_encoder)
+    assert engine.load()
+    assert engine.ask(question) == expected  # scored by FTS5 meanwhile, alike
+    fake_encoder.texts.clear()
+    report = engine.reindex()  # nothing changed in the folder
+    assert fake_encoder.texts == []
+    assert (report.added, report.changed, report.removed, report.unchanged) == ((), (), (), 3)
+    assert report.stats.version != first.stats.version
+    with engine._reading() as version:
+        assert version.store.keyword_index_current
+    assert engine.ask(question) == expected
+    again = engine.reindex()  # and now the fast path keeps it
+    assert again.stats.version == report.stats.version
     engine.close()
 
 
