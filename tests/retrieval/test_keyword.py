@@ -5,8 +5,11 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from retrieval import keyword
+from retrieval.keyword import Counts, Field
 from retrieval.store import PassageRow, SentenceRow, Store
 from retrieval.types import Article
 
@@ -222,3 +225,30 @@ def sentence_texts(store: Store, ids: list[int]) -> dict[int, str]:
     found = store.sentences(ids)
     articles = {a.id: a for a in store.articles(sorted({s.article_id for s in found.values()}))}
     return {i: articles[s.article_id].text[s.start : s.end] for i, s in found.items()}
+
+
+@pytest.mark.parametrize("scan_ratio", [0, 10**9], ids=["from postings", "from a scan"])
+def test_top_rows_equal_a_full_sort(monkeypatch: pytest.MonkeyPatch, scan_ratio: int) -> None:
+    # Both ways of picking the best rows, on random fields with many ties (few distinct
+    # lengths and counts), a phrase repeated, and phrases from one row to most of them.
+    monkeypatch.setattr(keyword, "_SCAN_RATIO", scan_ratio)
+    rng = np.random.default_rng(7)
+    for _ in range(200):
+        n = int(rng.integers(1, 400))
+        field = Field(rng.integers(1, 4, size=n).astype(np.int32))
+        phrases = []
+        for _ in range(int(rng.integers(1, 5))):
+            size = int(rng.integers(0, n + 1))
+            rows = np.sort(rng.choice(n, size=size, replace=False)).astype(np.int32)
+            counts = rng.integers(1, 3, size=size).astype(np.uint16)
+            phrases.append(field.postings(Counts(rows, counts)))
+        phrases.append(phrases[0])
+        total = np.zeros(n)
+        for p in phrases:
+            total[p.rows] += p.impacts
+        held = np.flatnonzero(total)
+        expected = sorted(held.tolist(), key=lambda r: (-total[r], r))
+        for limit in (1, 5, 50):
+            ids, scores = field.top(phrases, limit)
+            assert ids.tolist() == expected[:limit]
+            assert scores.tolist() == pytest.approx([total[r] for r in expected[:limit]])
