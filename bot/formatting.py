@@ -323,7 +323,8 @@ def report_reply(report: ReindexReport) -> Reply:
     )
     embed.add_field(name="Articles", value=counts, inline=False)
     if report.full_rebuild:
-        embed.add_field(name="Rebuilt in full", value=safe(report.full_rebuild, 600), inline=False)
+        why = safe(report.full_rebuild, 600) or "Every article was embedded afresh."
+        embed.add_field(name="Rebuilt in full", value=why, inline=False)
     for name, ids in (
         ("Added", report.added),
         ("Changed", report.changed),
