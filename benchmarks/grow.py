@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.corpus import Record, copies
-from retrieval.build import passage_embedding_text
 from retrieval.dense import IVF_THRESHOLD
 from retrieval.encoder import Vectors
 from retrieval.index import Manifest
+from retrieval.pooling import DEFAULT_RECIPE, PassageVectors, embedding_text, has_own_title, pool
 from retrieval.publishing import publish_version
 from retrieval.rows import EMBED, Rows
 from retrieval.store import PassageRow, SentenceRow
@@ -34,12 +34,15 @@ def write_grown_index(
     model: str,
     noise: float = 0.05,
     ivf_threshold: int = IVF_THRESHOLD,
+    passage_recipe: PassageVectors = DEFAULT_RECIPE,
 ) -> Manifest:
     """An index of at least `passages` passages: the originals, then copies, in rounds.
 
     `table` maps each original text, lower-cased, to its real embedding (see `Recorder`). A
     copy's passage vector is its original's plus Gaussian noise of norm `noise`; its sentence
-    vectors are its original's (they only rank sentences inside the chosen passages).
+    vectors are its original's (they only rank sentences inside the chosen passages). The
+    originals' passage vectors are made by `passage_recipe`, as the builder makes them: pooled
+    from the sentence and title vectors in `table`, or looked up there as embedded whole.
     """
     shapes: list[tuple[Article, list[tuple[int, int]], list[tuple[int, int, int, int]]]] = []
     for record in originals:
@@ -53,11 +56,17 @@ def write_grown_index(
     articles_needed = -(-passages * len(originals) // per_round)
 
     dimension = len(next(iter(table.values())))
-    base_p = [
-        np.stack([table[passage_embedding_text(a.title, a.text[s:e]).lower()] for s, e, _, _ in w])
-        for a, _, w in shapes
-    ]
     base_s = [np.stack([table[a.text[s:e].lower()] for s, e in sp]) for a, sp, _ in shapes]
+    if passage_recipe == "pooled":
+        base_p = [
+            _pooled(table, article, sentences, windows)
+            for (article, _, windows), sentences in zip(shapes, base_s, strict=True)
+        ]
+    else:
+        base_p = [
+            np.stack([table[embedding_text(a.title, a.text[s:e]).lower()] for s, e, _, _ in w])
+            for a, _, w in shapes
+        ]
 
     pending = Rows()
     articles: list[Article] = []
@@ -100,7 +109,26 @@ def write_grown_index(
         np.concatenate(p_parts),
         np.concatenate(s_parts),
         model=model,
+        passage_recipe=passage_recipe,
         ivf_threshold=ivf_threshold,
+    )
+
+
+def _pooled(
+    table: dict[str, Vectors],
+    article: Article,
+    sentences: Vectors,
+    windows: list[tuple[int, int, int, int]],
+) -> Vectors:
+    """An original's passage vectors as the builder pools them (pooling.py)."""
+    titled = [has_own_title(article.title, article.text[s:e]) for s, e, _, _ in windows]
+    titles = np.stack([table[article.title.lower()]]) if any(titled) else sentences[:0]
+    return pool(
+        sentences,
+        np.array([first for _, _, first, _ in windows], dtype=np.int64),
+        np.array([last for _, _, _, last in windows], dtype=np.int64),
+        titles,
+        np.array([0 if t else -1 for t in titled], dtype=np.int64),
     )
 
 

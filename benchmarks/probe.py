@@ -63,6 +63,7 @@ def task_index(args: dict[str, Any]) -> dict[str, Any]:
     """Build an index of an articles folder from scratch with a real encoder: passages/s."""
     from benchmarks.corpus import Recorder
     from retrieval.build import build_index
+    from retrieval.pooling import DEFAULT_RECIPE
 
     started = time.perf_counter()
     encoder = _encoder(args["backend"], args.get("cache_dir"))
@@ -70,7 +71,12 @@ def task_index(args: dict[str, Any]) -> dict[str, Any]:
     recorder = Recorder(encoder) if args.get("record") else None
     model_mib = rss_mib()
     started = time.perf_counter()
-    report = build_index(Path(args["articles"]), Path(args["index"]), recorder or encoder)
+    report = build_index(
+        Path(args["articles"]),
+        Path(args["index"]),
+        recorder or encoder,
+        passage_vectors=args.get("passage_vectors", DEFAULT_RECIPE),
+    )
     seconds = time.perf_counter() - started
     if recorder is not None:
         from benchmarks.corpus import eval_questions

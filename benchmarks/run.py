@@ -23,7 +23,8 @@ from typing import Any
 
 from benchmarks.corpus import EVAL_DIR, SETS, copies, eval_records, write_markdown
 from retrieval.encoder import DEFAULT_BACKEND
-from retrieval.index import DATABASE, current_version
+from retrieval.index import DATABASE, MANIFEST, Manifest, current_version
+from retrieval.pooling import DEFAULT_RECIPE
 from retrieval.store import Store
 
 REPO = Path(__file__).resolve().parent.parent
@@ -71,10 +72,14 @@ def probe(task: str, **args: Any) -> dict[str, Any]:
 
 
 def up_to_date(index_dir: Path) -> bool:
-    """Whether a grown index exists and has the keyword index this citebot writes."""
+    """Whether a grown index exists, laid out as this citebot builds one: its keyword index,
+    and passage vectors made by the default recipe."""
     if not (index_dir / "CURRENT").is_file():
         return False
-    store = Store.open(current_version(index_dir) / DATABASE)
+    folder = current_version(index_dir)
+    if Manifest.read(folder / MANIFEST).passage_vectors != DEFAULT_RECIPE:
+        return False
+    store = Store.open(folder / DATABASE)
     try:
         return store.keyword_index_current
     finally:
@@ -129,8 +134,8 @@ def mean_tokens(texts: list[str]) -> float:
 
 
 def passage_texts(index_dir: Path) -> list[str]:
-    from retrieval.build import passage_embedding_text
     from retrieval.index import IndexVersion, Manifest, current_version
+    from retrieval.pooling import embedding_text
 
     folder = current_version(index_dir)
     manifest = Manifest.read(folder / "manifest.json")
@@ -139,7 +144,7 @@ def passage_texts(index_dir: Path) -> list[str]:
         articles = {a.id: a for a in version.store.articles()}
         rows = version.store.passages(list(range(manifest.passages)))
         return [
-            passage_embedding_text(
+            embedding_text(
                 articles[r.article_id].title, articles[r.article_id].text[r.start : r.end]
             )
             for r in rows.values()
@@ -187,6 +192,8 @@ def main(argv: list[str] | None = None) -> int:
                 probe(
                     "index",
                     backend=name,
+                    # The baseline is citebot before issue 5: every passage embedded whole.
+                    passage_vectors="embedded" if name == BASELINE else DEFAULT_RECIPE,
                     articles=str(articles),
                     index=str(index_dir),
                     record=record,

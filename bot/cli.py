@@ -77,6 +77,7 @@ def _engine(settings: Settings) -> Engine:
         load_encoder(settings.model, backend=settings.encoder),
         settings=AnswerSettings(threshold=settings.threshold),
         max_bytes=settings.max_file_bytes,
+        passage_vectors=settings.passage_vectors,
     )
 
 

@@ -15,6 +15,7 @@ from retrieval import CitebotError, Engine, InvalidQuestion
 from retrieval.answer import AnswerSettings
 from retrieval.encoder import Encoder, load_encoder
 from retrieval.evaluation import Outcome, metrics, read_questions
+from retrieval.pooling import DEFAULT_RECIPE, PassageVectors
 from retrieval.types import Answer, Mode
 
 
@@ -25,6 +26,7 @@ def evaluate(
     *,
     mode: Mode,
     settings: AnswerSettings,
+    passage_vectors: PassageVectors = DEFAULT_RECIPE,
     quiet: bool = False,
 ) -> dict[str, float | int | None]:
     """Index the articles in a temporary folder, ask every question, return the metrics."""
@@ -36,7 +38,13 @@ def evaluate(
             if not path.is_file():
                 raise CitebotError(f"Article file {path} does not exist.")
             shutil.copy(path, articles_dir / f"{number:03d}-{path.name}")
-        engine = Engine(Path(tmp) / "index", articles_dir, encoder, settings=settings)
+        engine = Engine(
+            Path(tmp) / "index",
+            articles_dir,
+            encoder,
+            settings=settings,
+            passage_vectors=passage_vectors,
+        )
         report = engine.reindex()
         if not quiet:
             print(
@@ -64,6 +72,7 @@ def run_eval_command(settings: Settings, args: argparse.Namespace) -> int:
         load_encoder(settings.model, backend=settings.encoder),
         mode=args.mode,
         settings=AnswerSettings(threshold=settings.threshold),
+        passage_vectors=settings.passage_vectors,
     )
     if args.json:
         print(json.dumps(result))

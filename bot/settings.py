@@ -15,6 +15,7 @@ from typing import Any
 from dotenv import dotenv_values
 
 from retrieval.encoder import BACKENDS, DEFAULT_BACKEND, DEFAULT_MODEL, Backend
+from retrieval.pooling import DEFAULT_RECIPE, RECIPES, PassageVectors
 
 
 class SettingsError(Exception):
@@ -49,6 +50,7 @@ class Settings:
     index_dir: Path = Path("index")
     model: str = DEFAULT_MODEL
     encoder: Backend = DEFAULT_BACKEND
+    passage_vectors: PassageVectors = DEFAULT_RECIPE
     threshold: float = 0.3
     max_file_bytes: int = 5_000_000
     discord_token: Secret | None = field(default=None, repr=False)
@@ -115,6 +117,19 @@ def _backend(env: Mapping[str, str], default: Backend) -> Backend:
     return default
 
 
+def _recipe(env: Mapping[str, str], default: PassageVectors) -> PassageVectors:
+    raw = env.get("CITEBOT_PASSAGE_VECTORS", "").strip()
+    for recipe in RECIPES:
+        if raw == recipe:
+            return recipe
+    if raw:
+        raise SettingsError(
+            f"CITEBOT_PASSAGE_VECTORS={raw!r} is not a way to make passage vectors; use one of "
+            f"{', '.join(RECIPES)}."
+        )
+    return default
+
+
 def settings_from(env: Mapping[str, str]) -> Settings:
     """Build Settings from a mapping of keys to strings; raises SettingsError."""
     token = env.get("DISCORD_TOKEN", "").strip()
@@ -133,6 +148,7 @@ def settings_from(env: Mapping[str, str]) -> Settings:
         index_dir=Path(env.get("CITEBOT_INDEX_DIR", "").strip() or defaults.index_dir),
         model=env.get("CITEBOT_MODEL", "").strip() or defaults.model,
         encoder=_backend(env, defaults.encoder),
+        passage_vectors=_recipe(env, defaults.passage_vectors),
         threshold=_float(env, "CITEBOT_THRESHOLD", defaults.threshold, 0.0, 1.0),
         max_file_bytes=_int(env, "CITEBOT_MAX_FILE_BYTES", defaults.max_file_bytes, minimum=1)
         or defaults.max_file_bytes,

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
+import numpy.typing as npt
 
 from retrieval.checksums import verify_version
 from retrieval.dense import IVF_THRESHOLD
@@ -29,6 +30,7 @@ from retrieval.encoder import Encoder, Vectors
 from retrieval.errors import IndexUnavailable, ReindexInProgress
 from retrieval.index import CURRENT, VERSIONS, IndexVersion, current_version
 from retrieval.loading import load_articles
+from retrieval.pooling import DEFAULT_RECIPE, PassageVectors, embedding_text, has_own_title, pool
 from retrieval.publishing import (
     FINGERPRINT,
     SKIPPED,
@@ -36,7 +38,7 @@ from retrieval.publishing import (
     remove_old_versions,
     remove_stale_builds,
 )
-from retrieval.rows import Rows
+from retrieval.rows import EMBED, Rows
 from retrieval.snapshot import fingerprint as folder_fingerprint
 from retrieval.types import Article, ReindexReport, Skipped
 from retrieval.vectors import VectorFile
@@ -46,6 +48,10 @@ from retrieval.vectors import VectorFile
 Progress = Callable[[str, int, int], None]
 
 EMBED_BATCH = 256
+# Passages pooled at a time: bounds the temporary arrays of a large build.
+_POOL_CHUNK = 65_536
+
+Ids = npt.NDArray[np.int64]
 
 
 def _no_progress(stage: str, done: int, total: int) -> None:
@@ -67,11 +73,6 @@ def reindex_lock(index_dir: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def passage_embedding_text(title: str, passage: str) -> str:
-    """The title travels with every passage: it names what the passage is about."""
-    return f"{title}\n{passage}" if title and not passage.startswith(title) else passage
-
-
 class _Plan(NamedTuple):
     added: tuple[str, ...]
     changed: tuple[str, ...]
@@ -80,9 +81,10 @@ class _Plan(NamedTuple):
     pending: Rows | None  # None when nothing changed since the served version
 
 
-def _plan(articles: list[Article], old: IndexVersion | None) -> _Plan:
+def _plan(articles: list[Article], old: IndexVersion | None, recipe: PassageVectors) -> _Plan:
     """What changed since `old`, and the rows of the new version, reusing old's where the text
-    is the same. Reading a damaged `old` raises sqlite3.DatabaseError."""
+    is the same (its passage vectors only when made by `recipe`). Reading a damaged `old`
+    raises sqlite3.DatabaseError."""
     old_hashes = old.store.article_hashes() if old else {}
     new_hashes = {a.id: a.content_hash for a in articles}
     added = tuple(sorted(i for i in new_hashes if i not in old_hashes))
@@ -92,14 +94,42 @@ def _plan(articles: list[Article], old: IndexVersion | None) -> _Plan:
     removed = tuple(sorted(i for i in old_hashes if i not in new_hashes))
     unchanged = len(articles) - len(added) - len(changed)
     # A version whose keyword index an older citebot wrote is rewritten, reusing every vector:
-    # FTS5 scores its questions correctly, but slowly.
-    if old is not None and not (added or changed or removed) and old.store.keyword_index_current:
+    # FTS5 scores its questions correctly, but slowly. One whose passage vectors were made by
+    # another recipe is rewritten with new passage vectors.
+    if old is not None and not (added or changed or removed) and _current(old, recipe):
         return _Plan(added, changed, removed, unchanged, None)
     pending = Rows()
     for article in articles:
         reusable = old is not None and old_hashes.get(article.id) == article.content_hash
         pending.add(article, old if reusable else None)
+    if old is not None and old.manifest.passage_vectors != recipe:
+        pending.renew_passage_vectors()
     return _Plan(added, changed, removed, unchanged, pending)
+
+
+def _current(old: IndexVersion, recipe: PassageVectors) -> bool:
+    """Whether `old` is laid out as this citebot would build it with `recipe`."""
+    return old.store.keyword_index_current and old.manifest.passage_vectors == recipe
+
+
+def _reused(sources: list[int], old: VectorFile | None, dimension: int) -> tuple[Vectors, Ids]:
+    """Vectors with the rows copied from `old` filled in, and the rows left to make."""
+    out = np.zeros((len(sources), dimension), dtype=np.float32)
+    source = np.asarray(sources, dtype=np.int64)
+    reuse = source >= 0
+    if old is not None and reuse.any():
+        out[reuse] = old[source[reuse]]
+    return out, np.flatnonzero(~reuse)
+
+
+def _embed(texts: list[str], encoder: Encoder, progress: Callable[[int], None]) -> Vectors:
+    out = np.zeros((len(texts), encoder.dimension), dtype=np.float32)
+    for begin in range(0, len(texts), EMBED_BATCH):
+        out[begin : begin + EMBED_BATCH] = encoder.encode_documents(
+            texts[begin : begin + EMBED_BATCH]
+        )
+        progress(len(texts[begin : begin + EMBED_BATCH]))
+    return out
 
 
 def _vectors(
@@ -109,16 +139,53 @@ def _vectors(
     encoder: Encoder,
     progress: Callable[[int], None],
 ) -> tuple[Vectors, int]:
-    out = np.zeros((len(sources), encoder.dimension), dtype=np.float32)
-    source = np.asarray(sources, dtype=np.int64)
-    reuse = source >= 0
-    if old is not None and reuse.any():
-        out[reuse] = old[source[reuse]]
-    todo = np.flatnonzero(~reuse)
-    for begin in range(0, len(todo), EMBED_BATCH):
-        rows = todo[begin : begin + EMBED_BATCH]
-        out[rows] = encoder.encode_documents([texts[i] for i in rows])
-        progress(len(rows))
+    out, todo = _reused(sources, old, encoder.dimension)
+    if len(todo):
+        out[todo] = _embed([texts[i] for i in todo], encoder, progress)
+    return out, len(todo)
+
+
+def _titles_to_embed(rows: Rows, titles: dict[str, str], todo: Ids) -> dict[str, str]:
+    """The titles the passages `todo` are pooled with, by article id (see pooling.py)."""
+    return {
+        rows.passages[i].article_id: titles[rows.passages[i].article_id]
+        for i in todo
+        if has_own_title(titles[rows.passages[i].article_id], rows.passage_texts[i])
+    }
+
+
+def _pooled_vectors(
+    rows: Rows,
+    titles: dict[str, str],
+    wanted: dict[str, str],
+    sentence_vectors: Vectors,
+    old: VectorFile | None,
+    encoder: Encoder,
+    progress: Callable[[int], None],
+) -> tuple[Vectors, int]:
+    """Passage vectors copied from `old` or pooled from `sentence_vectors` and their title's
+    (`wanted`: the titles to embed, by article id, as `_titles_to_embed` gives them)."""
+    out, todo = _reused(rows.passage_source, old, encoder.dimension)
+    title_row = {article: i for i, article in enumerate(wanted)}
+    title_vectors = _embed(list(wanted.values()), encoder, progress)
+    for begin in range(0, len(todo), _POOL_CHUNK):
+        chunk = todo[begin : begin + _POOL_CHUNK]
+        passages = [rows.passages[i] for i in chunk]
+        out[chunk] = pool(
+            sentence_vectors,
+            np.array([p.first_sentence for p in passages], dtype=np.int64),
+            np.array([p.last_sentence for p in passages], dtype=np.int64),
+            title_vectors,
+            np.array(
+                [
+                    title_row[p.article_id]
+                    if has_own_title(titles[p.article_id], rows.passage_texts[i])
+                    else -1
+                    for i, p in zip(chunk, passages, strict=True)
+                ],
+                dtype=np.int64,
+            ),
+        )
     return out, len(todo)
 
 
@@ -160,7 +227,9 @@ def _damaged_vectors(old: IndexVersion, progress: Progress) -> str | None:
     )
 
 
-def _untouched(index_dir: Path, encoder: Encoder, folder: str | None) -> ReindexReport | None:
+def _untouched(
+    index_dir: Path, encoder: Encoder, folder: str | None, recipe: PassageVectors
+) -> ReindexReport | None:
     """The report of a reindex with nothing to do, when the folder's fingerprint is the one
     the served version was built from; None when the files must be read to tell."""
     if folder is None:
@@ -170,7 +239,7 @@ def _untouched(index_dir: Path, encoder: Encoder, folder: str | None) -> Reindex
         return None
     try:
         meta = served.store.meta()
-        if meta.get(FINGERPRINT) != folder or not served.store.keyword_index_current:
+        if meta.get(FINGERPRINT) != folder or not _current(served, recipe):
             return None
         skipped = tuple(Skipped(path, reason) for path, reason in json.loads(meta[SKIPPED]))
         stats = served.stats()
@@ -194,6 +263,7 @@ def build_index(
     max_bytes: int = 5_000_000,
     ivf_threshold: int = IVF_THRESHOLD,
     full: bool = False,
+    passage_vectors: PassageVectors = DEFAULT_RECIPE,
 ) -> ReindexReport:
     """Index `articles_dir` into a new version of `index_dir`, reusing what has not changed.
 
@@ -201,13 +271,22 @@ def build_index(
     copied from them; if one does not match, every article is embedded afresh (the report says
     why). `full` embeds every article afresh even when nothing changed: the repair for damage
     `verify_version` found in a version that would otherwise be kept as it is.
+    `passage_vectors` says how passage vectors are made (pooling.py); a served version made
+    the other way has every passage vector made again.
 
     Raises ReindexInProgress when another build holds the lock; any other failure leaves the
     served version untouched.
     """
     with reindex_lock(index_dir):
         return _build_locked(
-            articles_dir, index_dir, encoder, progress, max_bytes, ivf_threshold, full
+            articles_dir,
+            index_dir,
+            encoder,
+            progress,
+            max_bytes,
+            ivf_threshold,
+            full,
+            passage_vectors,
         )
 
 
@@ -219,6 +298,7 @@ def _build_locked(
     max_bytes: int,
     ivf_threshold: int,
     full: bool,
+    recipe: PassageVectors,
 ) -> ReindexReport:
     if not articles_dir.is_dir():
         raise IndexUnavailable(
@@ -227,7 +307,7 @@ def _build_locked(
     remove_stale_builds(index_dir)
     # Taken before reading, so a file changed while we read changes the next fingerprint.
     folder = folder_fingerprint(articles_dir, max_bytes, now=time.time())
-    untouched = None if full else _untouched(index_dir, encoder, folder)
+    untouched = None if full else _untouched(index_dir, encoder, folder, recipe)
     if untouched is not None:
         return untouched
     progress("reading", 0, 1)
@@ -237,7 +317,7 @@ def _build_locked(
     old, afresh = _open_served(index_dir, encoder)
     try:
         try:
-            added, changed, removed, unchanged, pending = _plan(articles, old)
+            added, changed, removed, unchanged, pending = _plan(articles, old, recipe)
         except sqlite3.DatabaseError as exc:
             if old is None:
                 raise
@@ -245,7 +325,7 @@ def _build_locked(
             old.close()
             old = None
             afresh = f"{AFRESH}: the served version's database is damaged ({exc})."
-            added, changed, removed, unchanged, pending = _plan(articles, None)
+            added, changed, removed, unchanged, pending = _plan(articles, None, recipe)
         if old is not None and full:
             afresh = f"{AFRESH}, as a full rebuild was asked for."
         elif (
@@ -259,14 +339,19 @@ def _build_locked(
             # What changed is still told against the served version; its rows are not reused.
             old.close()
             old = None
-            pending = _plan(articles, None).pending
+            pending = _plan(articles, None, recipe).pending
         if pending is None:
             assert old is not None
             # Nothing to build; still clear what a killed build left beside the served version.
             remove_old_versions(index_dir, keep={old.name})
             return ReindexReport(added, changed, removed, unchanged, loaded.skipped, 0, old.stats())
 
-        total = pending.to_embed()
+        titles = {a.id: a.title for a in articles}
+        new_passages = np.flatnonzero(np.asarray(pending.passage_source, dtype=np.int64) == EMBED)
+        new_titles = _titles_to_embed(pending, titles, new_passages) if recipe == "pooled" else {}
+        total = pending.sentence_source.count(EMBED) + (
+            len(new_titles) if recipe == "pooled" else len(new_passages)
+        )
         done = 0
 
         def step(n: int) -> None:
@@ -275,18 +360,6 @@ def _build_locked(
             progress("embedding", done, total)
 
         progress("embedding", 0, total)
-        titles = {a.id: a.title for a in articles}
-        passage_inputs = [
-            passage_embedding_text(titles[p.article_id], t)
-            for p, t in zip(pending.passages, pending.passage_texts, strict=True)
-        ]
-        passage_vectors, embedded = _vectors(
-            pending.passage_source,
-            passage_inputs,
-            old.passage_vectors if old else None,
-            encoder,
-            step,
-        )
         sentence_vectors, _ = _vectors(
             pending.sentence_source,
             pending.sentence_texts,
@@ -294,6 +367,22 @@ def _build_locked(
             encoder,
             step,
         )
+        old_passages = old.passage_vectors if old else None
+        if recipe == "pooled":
+            passage_vectors, embedded = _pooled_vectors(
+                pending, titles, new_titles, sentence_vectors, old_passages, encoder, step
+            )
+        else:
+            passage_vectors, embedded = _vectors(
+                pending.passage_source,
+                [
+                    embedding_text(titles[p.article_id], t)
+                    for p, t in zip(pending.passages, pending.passage_texts, strict=True)
+                ],
+                old_passages,
+                encoder,
+                step,
+            )
     finally:
         if old is not None:
             old.close()
@@ -308,6 +397,7 @@ def _build_locked(
         passage_vectors,
         sentence_vectors,
         model=encoder.name,
+        passage_recipe=recipe,
         ivf_threshold=ivf_threshold,
         fingerprint=folder,
         skipped=loaded.skipped,

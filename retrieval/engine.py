@@ -19,6 +19,7 @@ from retrieval.build import Progress, _no_progress, build_index
 from retrieval.encoder import Encoder
 from retrieval.errors import IndexUnavailable, InvalidQuestion
 from retrieval.index import IndexVersion, current_version
+from retrieval.pooling import DEFAULT_RECIPE, PassageVectors
 from retrieval.search import hits, rank_passages
 from retrieval.types import Answer, Hit, IndexStats, Mode, ReindexReport, Source
 
@@ -57,12 +58,14 @@ class Engine:
         *,
         settings: AnswerSettings | None = None,
         max_bytes: int = 5_000_000,
+        passage_vectors: PassageVectors = DEFAULT_RECIPE,
     ) -> None:
         self.index_dir = index_dir
         self.articles_dir = articles_dir
         self.encoder = encoder
         self.settings = settings or AnswerSettings()
         self.max_bytes = max_bytes
+        self.passage_vectors = passage_vectors
         self._lock = threading.Lock()
         self._served: _Lease | None = None
         self.unavailable_reason: str | None = None
@@ -161,6 +164,7 @@ class Engine:
             progress=progress,
             max_bytes=self.max_bytes,
             full=full,
+            passage_vectors=self.passage_vectors,
         )
         served = self._served
         if served is None or served.version.name != report.stats.version:

@@ -24,6 +24,7 @@ from pathlib import Path
 from retrieval.dense import DenseIndex
 from retrieval.encoder import FAKE_MODEL
 from retrieval.errors import IndexUnavailable, ModelMismatch
+from retrieval.pooling import OLD_RECIPE, RECIPES, PassageVectors
 from retrieval.store import Store
 from retrieval.types import IndexStats
 from retrieval.vectors import VectorFile
@@ -51,6 +52,9 @@ class Manifest:
     # File name -> "sha256:HEX" of its bytes (checksums.py). Optional, so FORMAT stays 1: a
     # version built before checksums were recorded has None, is served, and cannot be verified.
     checksums: Mapping[str, str] | None = None
+    # How the passage vectors were made (pooling.py). Optional, so FORMAT stays 1: a version
+    # built before it was recorded embedded every passage whole.
+    passage_vectors: PassageVectors = OLD_RECIPE
 
     def to_json(self) -> str:
         data: dict[str, object] = {
@@ -62,6 +66,7 @@ class Manifest:
             "passages": self.passages,
             "sentences": self.sentences,
             "dense": self.dense,
+            "passage_vectors": self.passage_vectors,
         }
         if self.checksums is not None:
             data["checksums"] = dict(self.checksums)
@@ -81,6 +86,7 @@ class Manifest:
                 sentences=int(data["sentences"]),
                 dense=str(data["dense"]),
                 checksums=_checksums(data.get("checksums")),
+                passage_vectors=_recipe(data.get("passage_vectors", OLD_RECIPE)),
             )
         except FileNotFoundError as exc:
             raise IndexUnavailable(
@@ -90,6 +96,13 @@ class Manifest:
             raise IndexUnavailable(
                 f"The index manifest {path} is unreadable ({exc}); rebuild it with a reindex."
             ) from exc
+
+
+def _recipe(value: object) -> PassageVectors:
+    for recipe in RECIPES:
+        if value == recipe:
+            return recipe
+    raise ValueError(f"passage_vectors is {value!r}, not one of {', '.join(RECIPES)}")
 
 
 def _checksums(value: object) -> dict[str, str] | None:

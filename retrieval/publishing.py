@@ -36,6 +36,7 @@ from retrieval.index import (
     fsync_path,
     point_current,
 )
+from retrieval.pooling import PassageVectors
 from retrieval.rows import Rows
 from retrieval.store import Store
 from retrieval.types import Article, Skipped
@@ -55,6 +56,7 @@ def publish_version(
     sentence_vectors: Vectors,
     *,
     model: str,
+    passage_recipe: PassageVectors,
     ivf_threshold: int = IVF_THRESHOLD,
     fingerprint: str | None = None,
     skipped: tuple[Skipped, ...] = (),
@@ -64,7 +66,8 @@ def publish_version(
     served version stays; call it holding `build.reindex_lock` if another build may run.
 
     `passage_vectors` and `sentence_vectors` hold one row per passage and sentence of `rows`;
-    the manifest records `model` and their dimension. `fingerprint` and `skipped` are what the
+    the manifest records `model`, their dimension and how the passage vectors were made
+    (`passage_recipe`, see pooling.py). `fingerprint` and `skipped` are what the
     next build compares with the articles folder and reports (see build.py).
     """
     dimension = int(passage_vectors.shape[1])
@@ -88,6 +91,7 @@ def publish_version(
             sentence_vectors,
             model,
             ivf_threshold,
+            passage_recipe=passage_recipe,
             fingerprint=fingerprint,
             skipped=skipped,
         )
@@ -111,6 +115,7 @@ def _write_version(
     model: str,
     ivf_threshold: int,
     *,
+    passage_recipe: PassageVectors,
     fingerprint: str | None,
     skipped: tuple[Skipped, ...],
 ) -> Manifest:
@@ -168,6 +173,7 @@ def _write_version(
         sentences=len(rows.sentences),
         dense=dense,
         checksums=checksums,
+        passage_vectors=passage_recipe,
     )
     # The manifest is written last: a version without one is never served.
     manifest_tmp = folder / (MANIFEST + ".tmp")

@@ -73,6 +73,10 @@ class Rows:
             self.passage_texts.append(text[start:end])
             self.passage_source.append(source)
 
+    def renew_passage_vectors(self) -> None:
+        """Reuse no passage vector: they are all made again (sentence vectors are kept)."""
+        self.passage_source = [EMBED] * len(self.passages)
+
     def to_embed(self) -> int:
         """How many rows (passages and sentences) have no vector to reuse."""
         return self.passage_source.count(EMBED) + self.sentence_source.count(EMBED)

@@ -99,6 +99,17 @@ def test_verify_names_a_damaged_file_and_index_full_repairs_it(tmp_path: Path) -
     assert "No index has been built" in done.stderr and "Traceback" not in done.stderr
 
 
+def test_passage_vectors_setting_reaches_the_build(tmp_path: Path) -> None:
+    write_corpus(tmp_path / "articles")
+    env = "CITEBOT_MODEL=fake\nCITEBOT_ARTICLES_DIR=articles\nCITEBOT_PASSAGE_VECTORS={}\n"
+    for recipe in ("embedded", "pooled"):
+        (tmp_path / ".env").write_text(env.format(recipe))
+        done = citebot("index", cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        manifest = json.loads((current_version(tmp_path / "index") / MANIFEST).read_text())
+        assert manifest["passage_vectors"] == recipe
+
+
 def test_ask_without_an_index_says_how_to_build_one(tmp_path: Path) -> None:
     done = citebot("--model", "fake", "ask", "Anything?", cwd=tmp_path)
     assert done.returncode == 1

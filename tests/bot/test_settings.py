@@ -34,6 +34,8 @@ def test_every_key_is_read() -> None:
             "CITEBOT_INDEX_DIR": "idx",
             "CITEBOT_MODEL": "fake",
             "CITEBOT_THRESHOLD": "0.5",
+            "CITEBOT_ENCODER": "torch",
+            "CITEBOT_PASSAGE_VECTORS": "embedded",
         }
     )
     assert s.discord_token is not None and s.discord_token.reveal() == TOKEN
@@ -51,6 +53,7 @@ def test_every_key_is_read() -> None:
         "fake",
         0.5,
     )
+    assert (s.encoder, s.passage_vectors) == ("torch", "embedded")
 
 
 @pytest.mark.parametrize(
@@ -64,6 +67,13 @@ def test_every_key_is_read() -> None:
         ("CITEBOT_GUILD_ID", "42", "CITEBOT_GUILD_ID=42 is not a Discord server id"),
         ("CITEBOT_ANSWER_CHANNELS", "general", "CITEBOT_ANSWER_CHANNELS holds 'general'"),
         ("DISCORD_TOKEN", "hunter2", "DISCORD_TOKEN does not look like a bot token"),
+        ("CITEBOT_ENCODER", "gpu", "CITEBOT_ENCODER='gpu' is not an encoder"),
+        (
+            "CITEBOT_PASSAGE_VECTORS",
+            "mean",
+            "CITEBOT_PASSAGE_VECTORS='mean' is not a way to make passage vectors; use one of "
+            "pooled, embedded",
+        ),
     ],
 )
 def test_a_malformed_value_names_its_key(key: str, value: str, message: str) -> None:

@@ -34,7 +34,15 @@ def test_a_published_version_is_served(corpus: Path, tmp_path: Path) -> None:
     articles, rows, passages, sentences = laid_out(corpus)
     skipped = (Skipped("bad.txt", "The article is empty."),)
     manifest = publish_version(
-        index, "v1", articles, rows, passages, sentences, model="fake", skipped=skipped
+        index,
+        "v1",
+        articles,
+        rows,
+        passages,
+        sentences,
+        model="fake",
+        passage_recipe="embedded",
+        skipped=skipped,
     )
     assert current_version(index) == index / VERSIONS / "v1"
     assert (manifest.model, manifest.dimension, manifest.dense) == ("fake", 256, "flat")
@@ -54,14 +62,25 @@ def test_a_failed_write_leaves_the_served_version_and_no_debris(
 ) -> None:
     index = tmp_path / "index"
     articles, rows, passages, sentences = laid_out(corpus)
-    publish_version(index, "v1", articles, rows, passages, sentences, model="fake")
+    publish_version(
+        index, "v1", articles, rows, passages, sentences, model="fake", passage_recipe="embedded"
+    )
 
     def disk_full(path: Path, array: Vectors) -> None:
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(publishing, "_save_npy", disk_full)
     with pytest.raises(OSError, match="No space left"):
-        publish_version(index, "v2", articles, rows, passages, sentences, model="fake")
+        publish_version(
+            index,
+            "v2",
+            articles,
+            rows,
+            passages,
+            sentences,
+            model="fake",
+            passage_recipe="embedded",
+        )
     assert current_version(index).name == "v1"
     assert sorted(p.name for p in index.iterdir()) == [CURRENT, VERSIONS]
     assert [p.name for p in (index / VERSIONS).iterdir()] == ["v1"]
@@ -71,10 +90,26 @@ def test_vectors_that_do_not_match_the_rows_are_refused(corpus: Path, tmp_path: 
     index = tmp_path / "index"
     articles, rows, passages, sentences = laid_out(corpus)
     with pytest.raises(ValueError, match=r"sentence vectors have shape \(\d+, 256\), expected"):
-        publish_version(index, "v1", articles, rows, passages, sentences[1:], model="fake")
+        publish_version(
+            index,
+            "v1",
+            articles,
+            rows,
+            passages,
+            sentences[1:],
+            model="fake",
+            passage_recipe="embedded",
+        )
     with pytest.raises(ValueError, match="passage vectors"):
         publish_version(
-            index, "v1", articles, rows, np.vstack([passages, passages]), sentences, model="x"
+            index,
+            "v1",
+            articles,
+            rows,
+            np.vstack([passages, passages]),
+            sentences,
+            model="x",
+            passage_recipe="embedded",
         )
     assert not index.exists()  # refused before anything was written
 
@@ -83,7 +118,16 @@ def test_what_a_crash_leaves_is_cleared(corpus: Path, tmp_path: Path) -> None:
     index = tmp_path / "index"
     articles, rows, passages, sentences = laid_out(corpus)
     for name in ("v1", "v2"):
-        publish_version(index, name, articles, rows, passages, sentences, model="fake")
+        publish_version(
+            index,
+            name,
+            articles,
+            rows,
+            passages,
+            sentences,
+            model="fake",
+            passage_recipe="embedded",
+        )
     (index / "building-v3").mkdir()
     (index / (CURRENT + ".tmp")).write_text("v3\n", encoding="utf-8")
     remove_stale_builds(index)
