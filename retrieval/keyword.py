@@ -94,16 +94,18 @@ class Field:
         """The `limit` best rows holding any phrase, best first; ties by row, as FTS5 sorts."""
         if self.rows == 0 or limit <= 0 or not phrases:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
-        rows = np.concatenate([p.rows for p in phrases])
-        # bincount adds in input order, phrase after phrase: the order FTS5 sums them in. Over
-        # all N rows it beat sorting the postings (np.unique) from 100k rows to 1M, and beat
-        # MaxScore pruning on the grown corpora, where even rare words hold thousands of rows.
-        scores: Scores = np.bincount(
-            rows, weights=np.concatenate([p.impacts for p in phrases]), minlength=self.rows
-        ).astype(np.float64, copy=False)
-        if len(rows) * _SCAN_RATIO > self.rows:
+        # Summed over all N rows, phrase after phrase: the order FTS5 adds them in, so every
+        # sum is FTS5's to the last bit. np.add.at took half the time of concatenating the
+        # postings for one np.bincount (1M rows, heavy questions: 4.2 ms against 8.5). All N
+        # rows beat sorting the postings (np.unique) from 100k rows to 1M, and beat MaxScore
+        # pruning on the grown corpora, where even rare words hold thousands of rows.
+        scores: Scores = np.zeros(self.rows, dtype=np.float64)
+        for phrase in phrases:
+            np.add.at(scores, phrase.rows, phrase.impacts)
+        if sum(len(p.rows) for p in phrases) * _SCAN_RATIO > self.rows:
             held = _above_floor(phrases, scores, limit)
         else:
+            rows = np.concatenate([p.rows for p in phrases])
             held = _best_postings(rows, scores, limit, len(phrases))
         return _best(held, scores[held], limit)
 
