@@ -176,32 +176,41 @@ class SentenceRow:
 
 
 class Store:
-    """One SQLite file. Thread-safe: a lock serialises use of the single connection."""
+    """One SQLite file, and its keyword postings file beside it (keyword_index.py).
+    Thread-safe: a lock serialises use of the single connection."""
 
-    def __init__(self, connection: sqlite3.Connection) -> None:
+    def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
         self._db = connection
         self._lock = threading.Lock()
-        self._keywords = KeywordReader(connection)
+        self._postings = keyword_index.postings_path(path)
+        self._keywords = KeywordReader(connection, self._postings)
 
     @classmethod
     def create(cls, path: Path) -> Store:
         db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         db.executescript("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;")
         db.executescript(_SCHEMA + keyword_index.SCHEMA)
-        return cls(db)
+        return cls(db, path)
 
     @classmethod
     def open(cls, path: Path) -> Store:
-        """Open read-only; raises sqlite3.DatabaseError when the file is not a citebot store."""
+        """Open read-only; raises sqlite3.DatabaseError when the file is not a citebot store,
+        IndexUnavailable when its postings file is missing or cut short."""
         uri = path.resolve().as_uri() + "?mode=ro"
         db = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
         try:
             db.execute("SELECT count(*) FROM articles").fetchone()
             db.execute("SELECT count(*) FROM passages_fts").fetchone()
+            store = cls(db, path)
         except sqlite3.DatabaseError:
             db.close()
             raise
-        return cls(db)
+        try:
+            store._keywords.open_postings()
+        except BaseException:
+            db.close()
+            raise
+        return store
 
     @property
     def keyword_index_current(self) -> bool:
@@ -210,6 +219,7 @@ class Store:
 
     def close(self) -> None:
         with self._lock:
+            self._keywords.close()
             self._db.close()
 
     @contextmanager
@@ -271,7 +281,7 @@ class Store:
 
     def write_keyword_index(self) -> None:
         """Lay out the keyword index from FTS5's own (after every row is in)."""
-        keyword_index.write_keyword_index(self._db)
+        keyword_index.write_keyword_index(self._db, self._postings)
 
     # --- reading ---
 

@@ -135,9 +135,9 @@ def test_a_reindex_brings_an_older_keyword_index_up_to_date_without_embedding(
     question = "How many workers will the chipmaker hire?"
     expected = engine.ask(question)
     engine.close()
-    # The layout of the previous citebot: counts instead of impacts, no sentence totals.
+    # The layout of an earlier citebot: postings in SQLite, no sentence totals.
     database = sqlite3.connect(current_version(tmp_path / "index") / DATABASE)
-    database.execute("ALTER TABLE keyword_postings RENAME COLUMN impacts TO counts")
+    database.execute("ALTER TABLE keyword_postings RENAME COLUMN start TO rows")
     database.execute("DROP TABLE keyword_totals")
     database.commit()
     database.close()

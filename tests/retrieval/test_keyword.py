@@ -186,14 +186,13 @@ def test_a_store_without_postings_is_scored_by_fts5(tmp_path: Path, store: Store
     old.close()
 
 
-def test_a_store_with_counts_instead_of_impacts_is_scored_by_fts5(
-    tmp_path: Path, store: Store
-) -> None:
+def test_a_store_with_postings_in_sqlite_is_scored_by_fts5(tmp_path: Path, store: Store) -> None:
     path = tmp_path / "counts.sqlite"
     writer = Store.create(path)
     fill(writer)
-    # The layout of the first postings: counts, from which each question worked out scores.
-    writer._db.execute("ALTER TABLE keyword_postings RENAME COLUMN impacts TO counts")
+    # The layouts of earlier citebots kept each term's postings in SQLite (counts, then
+    # impacts), in columns where `start` and `count` are now.
+    writer._db.execute("ALTER TABLE keyword_postings RENAME COLUMN start TO rows")
     writer.close()
     old = Store.open(path)
     for question in QUESTIONS[:4]:

@@ -25,6 +25,7 @@ from retrieval.index import (
     IndexVersion,
     current_version,
 )
+from retrieval.keyword_index import postings_path
 from tests.badfiles import (
     EXPECTED_SKIPS,
     GOOD,
@@ -123,6 +124,8 @@ def set_row(name: str, row: int, value: float | bytes) -> Damage:
     return damage
 
 
+POSTINGS = postings_path(Path(DATABASE)).name
+
 DAMAGE: dict[str, tuple[Damage, str]] = {
     "passages.npy cut in half": (cut(PASSAGE_VECTORS), "The vector file"),
     "passages.npy emptied": (cut(PASSAGE_VECTORS, 0), "The vector file"),
@@ -141,6 +144,8 @@ DAMAGE: dict[str, tuple[Damage, str]] = {
     "sqlite cut in half": (cut(DATABASE), "The index database"),
     "sqlite emptied": (cut(DATABASE, 0), "The index database"),
     "sqlite overwritten": (scribble(DATABASE), "The index database"),
+    "keyword postings cut in half": (cut(POSTINGS), "The keyword postings"),
+    "keyword postings missing": (remove(POSTINGS), "The keyword postings"),
     "manifest missing": (remove(MANIFEST), "has no manifest"),
     "manifest not JSON": (rewrite(MANIFEST, b'{"format": 1, "mod'), "is unreadable"),
     "manifest not an object": (rewrite(MANIFEST, b"[]"), "is unreadable"),
