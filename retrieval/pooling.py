@@ -1,16 +1,16 @@
 """How a passage gets its vector: embedded whole, or pooled from its sentences' vectors.
 
 Every sentence is embedded on its own anyway (answer selection ranks sentences), and a passage
-is a window of up to four consecutive sentences. `pooled` (the default) makes a passage's vector
-the normalised sum of its sentences' vectors and its article's title's, so indexing embeds each
-sentence once and each title once, and no passage: about half the model's work. `embedded`
-embeds each passage (title first) as one text, as citebot did before.
+is a window of up to four consecutive sentences. `embedded` (the default) embeds each passage,
+title first, as one text. `pooled` makes a passage's vector the normalised sum of its sentences'
+vectors and its article's title's, so indexing embeds each sentence and each title once and no
+passage: 1.8x the passages per second, for answers a little less often right (with the default
+int8 model, xquad_en snippet_hit@1 0.7975 against 0.8008; docs/performance.md has the table).
+Set CITEBOT_PASSAGE_VECTORS=pooled where indexing time matters more than that.
 
-Answer quality on the dev sets stays within a point of embedding every passage with the
-float32 torch model (docs/performance.md has the table); set CITEBOT_PASSAGE_VECTORS=embedded
-to trade indexing speed for whole-passage vectors. A version records its recipe in its
-manifest, and a reindex never mixes the two: when the recipe changes, every passage vector is
-made again (pooled ones from the sentence vectors already there, with no sentence embedded).
+A version records its recipe in its manifest, and a reindex never mixes the two: when the
+recipe changes, every passage vector is made again (pooled ones from the sentence vectors
+already there, with no sentence embedded again).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from retrieval.encoder import Vectors
 
 PassageVectors = Literal["pooled", "embedded"]
 RECIPES: tuple[PassageVectors, ...] = get_args(PassageVectors)
-DEFAULT_RECIPE: PassageVectors = "pooled"
+DEFAULT_RECIPE: PassageVectors = "embedded"
 # What a manifest written before recipes were recorded holds.
 OLD_RECIPE: PassageVectors = "embedded"
 

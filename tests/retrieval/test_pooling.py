@@ -91,7 +91,7 @@ def expected_pooled(
 def test_a_pooled_build_embeds_sentences_and_titles_never_a_passage(
     corpus: Path, tmp_path: Path, fake_encoder: CountingEncoder
 ) -> None:
-    report = build_index(corpus, tmp_path / "index", fake_encoder)
+    report = build_index(corpus, tmp_path / "index", fake_encoder, passage_vectors="pooled")
     manifest, passages, sentences, windows = vectors(tmp_path / "index")
     assert manifest.passage_vectors == "pooled"
     texts = {text for _, _, text, _ in windows}
@@ -109,7 +109,7 @@ def test_a_pooled_build_embeds_sentences_and_titles_never_a_passage(
 def test_an_embedded_build_embeds_each_passage_whole_with_its_title(
     corpus: Path, tmp_path: Path, fake_encoder: CountingEncoder
 ) -> None:
-    build_index(corpus, tmp_path / "index", fake_encoder, passage_vectors="embedded")
+    build_index(corpus, tmp_path / "index", fake_encoder)  # the default
     manifest, passages, _, windows = vectors(tmp_path / "index")
     assert manifest.passage_vectors == "embedded"
     whole = [embedding_text(title, text) for _, _, text, title in windows]
@@ -124,7 +124,7 @@ def test_changing_the_recipe_remakes_every_passage_vector_and_embeds_no_sentence
     build_index(corpus, index, fake_encoder, passage_vectors="embedded")
     _, _, first_sentences, _ = vectors(index)
     fake_encoder.texts.clear()
-    report = build_index(corpus, index, fake_encoder)  # pooled; no article changed
+    report = build_index(corpus, index, fake_encoder, passage_vectors="pooled")  # nothing changed
     manifest, passages, sentences, windows = vectors(index)
     assert manifest.passage_vectors == "pooled"
     assert sorted(fake_encoder.texts) == ["Chipmaker expands", "Floods in Valencia"]
@@ -145,11 +145,11 @@ def test_an_incremental_pooled_reindex_embeds_only_the_new_articles_sentences_an
     corpus: Path, tmp_path: Path, fake_encoder: CountingEncoder
 ) -> None:
     index = tmp_path / "index"
-    build_index(corpus, index, fake_encoder)
+    build_index(corpus, index, fake_encoder, passage_vectors="pooled")
     _, before, _, _ = vectors(index)
     write_corpus(corpus, {"volcano.md": "---\ntitle: Etna erupts\n---\nAsh fell on Catania."})
     fake_encoder.texts.clear()
-    report = build_index(corpus, index, fake_encoder)
+    report = build_index(corpus, index, fake_encoder, passage_vectors="pooled")
     assert report.added == ("volcano.md",)  # sorted last: the others keep their rows
     assert sorted(fake_encoder.texts) == ["Ash fell on Catania.", "Etna erupts"]
     _, passages, sentences, windows = vectors(index)
@@ -176,7 +176,7 @@ def test_a_manifest_from_before_recipes_reads_as_embedded_and_a_strange_one_is_r
 
 
 def test_pooled_vectors_answer_with_the_cited_sentence(corpus: Path, tmp_path: Path) -> None:
-    engine = Engine(tmp_path / "index", corpus, FakeEncoder())
+    engine = Engine(tmp_path / "index", corpus, FakeEncoder(), passage_vectors="pooled")
     engine.reindex()
     try:
         answer = engine.ask("How many workers will the chipmaker hire?")
