@@ -10,12 +10,14 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from dotenv import dotenv_values
 
 from retrieval.encoder import BACKENDS, DEFAULT_BACKEND, DEFAULT_MODEL, Backend
 from retrieval.pooling import DEFAULT_RECIPE, RECIPES, PassageVectors
+
+_C = TypeVar("_C", bound=str)
 
 
 class SettingsError(Exception):
@@ -105,28 +107,16 @@ def _snowflakes(env: Mapping[str, str], key: str) -> frozenset[int]:
     return frozenset(ids)
 
 
-def _backend(env: Mapping[str, str], default: Backend) -> Backend:
-    raw = env.get("CITEBOT_ENCODER", "").strip()
-    for backend in BACKENDS:
-        if raw == backend:
-            return backend
+def _choice(
+    env: Mapping[str, str], key: str, choices: tuple[_C, ...], default: _C, what: str
+) -> _C:
+    """One of `choices`, by name; `what` says in words what the key names ("an encoder")."""
+    raw = env.get(key, "").strip()
+    for choice in choices:
+        if raw == choice:
+            return choice
     if raw:
-        raise SettingsError(
-            f"CITEBOT_ENCODER={raw!r} is not an encoder; use one of {', '.join(BACKENDS)}."
-        )
-    return default
-
-
-def _recipe(env: Mapping[str, str], default: PassageVectors) -> PassageVectors:
-    raw = env.get("CITEBOT_PASSAGE_VECTORS", "").strip()
-    for recipe in RECIPES:
-        if raw == recipe:
-            return recipe
-    if raw:
-        raise SettingsError(
-            f"CITEBOT_PASSAGE_VECTORS={raw!r} is not a way to make passage vectors; use one of "
-            f"{', '.join(RECIPES)}."
-        )
+        raise SettingsError(f"{key}={raw!r} is not {what}; use one of {', '.join(choices)}.")
     return default
 
 
@@ -147,8 +137,14 @@ def settings_from(env: Mapping[str, str]) -> Settings:
         articles_dir=Path(env.get("CITEBOT_ARTICLES_DIR", "").strip() or defaults.articles_dir),
         index_dir=Path(env.get("CITEBOT_INDEX_DIR", "").strip() or defaults.index_dir),
         model=env.get("CITEBOT_MODEL", "").strip() or defaults.model,
-        encoder=_backend(env, defaults.encoder),
-        passage_vectors=_recipe(env, defaults.passage_vectors),
+        encoder=_choice(env, "CITEBOT_ENCODER", BACKENDS, defaults.encoder, "an encoder"),
+        passage_vectors=_choice(
+            env,
+            "CITEBOT_PASSAGE_VECTORS",
+            RECIPES,
+            defaults.passage_vectors,
+            "a way to make passage vectors",
+        ),
         threshold=_float(env, "CITEBOT_THRESHOLD", defaults.threshold, 0.0, 1.0),
         max_file_bytes=_int(env, "CITEBOT_MAX_FILE_BYTES", defaults.max_file_bytes, minimum=1)
         or defaults.max_file_bytes,
