@@ -74,8 +74,8 @@ def probe(task: str, **args: Any) -> dict[str, Any]:
 
 
 def up_to_date(index_dir: Path) -> bool:
-    """Whether a grown index exists, laid out as this citebot builds one: its keyword index,
-    and passage vectors made by the default recipe."""
+    """Whether a benchmark's index exists, laid out as this citebot builds one: its keyword
+    index, and passage vectors made the default way."""
     if not (index_dir / "CURRENT").is_file():
         return False
     folder = current_version(index_dir)
@@ -266,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
     reindex_articles = 2_000 if quick else REINDEX_ARTICLES
     corpus = work / f"articles-{reindex_articles}"
     index_dir = work / f"index-{reindex_articles}-{backend}"
-    if not (index_dir / "CURRENT").is_file():
+    if not up_to_date(index_dir):
         shutil.rmtree(corpus, ignore_errors=True)
         shutil.rmtree(index_dir, ignore_errors=True)
         log(f"writing {reindex_articles} article files and indexing them (once)")
