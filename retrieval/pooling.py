@@ -4,8 +4,9 @@ Every sentence is embedded on its own anyway (answer selection ranks sentences),
 is a window of up to four consecutive sentences. `embedded` (the default) embeds each passage,
 title first, as one text. `pooled` makes a passage's vector the normalised sum of its sentences'
 vectors and its article's title's, so indexing embeds each sentence and each title once and no
-passage: 1.8x the passages per second, for answers a little less often right (with the default
-int8 model, xquad_en snippet_hit@1 0.7975 against 0.8008; docs/performance.md has the table).
+passage: about twice the passages per second, for answers a little less often right (with the
+default int8 model, xquad_en snippet_hit@1 0.7975 against 0.8008; docs/performance.md has the
+table).
 Set CITEBOT_PASSAGE_VECTORS=pooled where indexing time matters more than that.
 
 A version records its recipe in its manifest, and a reindex never mixes the two: when the
