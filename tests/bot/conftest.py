@@ -9,14 +9,31 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import discord
 import pytest
 
 from bot.client import CitebotBot
-from bot.localdiscord import BotSession, LocalDiscord
+from bot.localdiscord import BotMessage, BotSession, LocalDiscord
 from bot.settings import Settings
 from retrieval import Engine
 from retrieval.encoder import Encoder, Vectors
 from tests.conftest import CountingEncoder
+
+CHIPS = "How many workers will the chipmaker hire?"
+
+
+def pings_no_one(message: BotMessage) -> bool:
+    """Sent with allowed_mentions that parse nothing and list no one (replies: no reply ping)."""
+    mentions = message.allowed_mentions or {}
+    listed = mentions.get("users") or mentions.get("roles") or mentions.get("replied_user")
+    return mentions.get("parse") == [] and not listed
+
+
+def embed_of(message: BotMessage) -> discord.Embed:
+    """The one embed a message carries."""
+    [data] = message.embeds
+    return discord.Embed.from_dict(data)
+
 
 Run = Callable[..., AbstractAsyncContextManager[BotSession[CitebotBot]]]
 

@@ -23,8 +23,7 @@ from retrieval.dense import IVF_THRESHOLD
 from retrieval.encoder import FakeEncoder
 from retrieval.index import PASSAGE_FAISS, current_version
 from tests.badfiles import EXPECTED_SKIPS, MAX_BYTES, deny_reading, write_bad_articles
-from tests.bot.conftest import Run
-from tests.bot.test_bot import pings_no_one
+from tests.bot.conftest import Run, pings_no_one
 from tests.conftest import CORPUS, write_corpus
 from tests.retrieval.test_reliability import DAMAGE, LONG_STORY, Renamed, cut, damage_deep
 
