@@ -133,7 +133,9 @@ class FakeEncoder:
     def _row(self, text: str) -> Vectors:
         row = np.zeros(self._dimension, dtype=np.float32)
         words = [w.lower() for w in _TOKEN.findall(text)]
-        features = words + [a + " " + b for a, b in itertools.pairwise(words)]
+        # A text with no word ("* * *") still gets a unit vector, as from a real model: that of
+        # the empty feature, the same for every such text.
+        features = words + [a + " " + b for a, b in itertools.pairwise(words)] or [""]
         for feature in features:
             digest = hashlib.blake2b(feature.encode("utf-8"), digest_size=8).digest()
             bucket = int.from_bytes(digest[:4], "little") % self._dimension

@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from retrieval.dense import DenseIndex
-from retrieval.encoder import FAKE_MODEL
 from retrieval.errors import IndexUnavailable, ModelMismatch
 from retrieval.pooling import OLD_RECIPE, RECIPES, PassageVectors
 from retrieval.store import Store
@@ -216,16 +215,14 @@ class IndexVersion:
         opened: list[VectorFile] = []
         try:
             articles, passages, sentences = store.counts()
-            # The fake encoder gives a text with no word in it (a "* * *" line, an article of
-            # only "!!! ???") an all-zero row, as it has nothing to embed; a real model gives
-            # every text a unit vector, so in its indexes a zero row is damage (a zeroed block).
-            zero_rows = manifest.model == FAKE_MODEL
+            # Every encoder gives every text a unit vector: a row of another length, zeros
+            # included (a zeroed block), is damage.
             passage_vectors = _load_vectors(folder / PASSAGE_VECTORS, passages, dimension)
             opened.append(passage_vectors)
-            _check_sample(passage_vectors, zero_rows)
+            _check_sample(passage_vectors)
             sentence_vectors = _load_vectors(folder / SENTENCE_VECTORS, sentences, dimension)
             opened.append(sentence_vectors)
-            _check_sample(sentence_vectors, zero_rows)
+            _check_sample(sentence_vectors)
             if (articles, passages, sentences) != (
                 manifest.articles,
                 manifest.passages,
@@ -270,11 +267,11 @@ def _load_vectors(path: Path, rows: int, dimension: int) -> VectorFile:
     return vectors
 
 
-def _check_sample(vectors: VectorFile, allow_zero: bool) -> None:
+def _check_sample(vectors: VectorFile) -> None:
     """Refuse a vector file whose sampled rows are not unit vectors: bytes changed inside a file
     of the right size, which its header cannot show. Reading every row is `citebot verify`'s."""
     try:
-        problem = vectors.bad_sampled_row(allow_zero=allow_zero)
+        problem = vectors.bad_sampled_row()
     except OSError as exc:
         raise IndexUnavailable(
             f"The vector file {vectors.path} cannot be read ({exc}); rebuild with a reindex."

@@ -50,8 +50,8 @@ def pool(
 ) -> Vectors:
     """Each passage's vector from the vectors of sentences `first[i]..last[i]` (inclusive,
     rows of `sentences`) and of title `title_of[i]` (a row of `titles`; -1 for a passage given
-    no title): their sum, normalised. A zero sum (only the fake test model writes zero rows)
-    stays zero."""
+    no title): their sum, normalised. A sum of zero, which unit vectors of real texts do not
+    give, is left zero rather than divided by."""
     out = np.zeros((len(first), sentences.shape[1]), dtype=np.float32)
     if len(first) == 0:
         return out

@@ -87,18 +87,16 @@ class VectorFile:
         out: Vectors = found[inverse.reshape(-1)]
         return out
 
-    def bad_sampled_row(self, *, allow_zero: bool) -> str | None:
+    def bad_sampled_row(self) -> str | None:
         """Read `sample_rows` and say what is wrong with the first that is not a unit vector
-        ("row 12 holds NaN or infinity"), or None when all are. `allow_zero` lets an all-zero
-        row pass. Damage between the sampled rows is left to the checksums (checksums.py)."""
+        ("row 12 holds NaN or infinity"), or None when all are. Damage between the sampled
+        rows is left to the checksums (checksums.py)."""
         ids = sample_rows(self.rows)
         block = self[ids]
         finite = np.asarray(np.isfinite(block).all(axis=1))
         # In float64: a garbage float32 of 1e30 squares past float32's range.
         norms = np.linalg.norm(np.where(finite[:, None], block, 0).astype(np.float64), axis=1)
         good = finite & (np.abs(norms - 1.0) <= NORM_TOLERANCE)
-        if allow_zero:
-            good |= finite & (norms == 0)
         bad = np.flatnonzero(~good)
         if not len(bad):
             return None

@@ -4,7 +4,6 @@ caller, and the next reindex repairs it."""
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
@@ -239,29 +238,26 @@ def test_an_index_of_another_model_is_refused_then_rebuilt(
 SEPARATED = "Storm season\nThe storm reached the coast on Monday.\n* * *\nBoats stayed in port."
 
 
-def test_a_text_with_no_words_has_a_zero_row_only_the_fake_model_may_keep(
-    tmp_path: Path,
-) -> None:
-    """The fake encoder embeds a "* * *" line as zeros (it has no word to hash); the check at
-    open lets that pass for the fake model only: a real model never writes a zero row."""
+def test_a_text_with_no_words_is_served_and_a_zero_row_is_damage(tmp_path: Path) -> None:
+    """A "* * *" line gets a unit vector like any text, so a zero row, as a zeroed block of the
+    file leaves, is refused at open for every model, the fake one included."""
     articles = write_corpus(tmp_path / "articles", {"storm.txt": SEPARATED})
     index = tmp_path / "index"
     build_index(articles, index, FakeEncoder())
     version = current_version(index)
-    zero = np.flatnonzero(~np.load(version / SENTENCE_VECTORS).any(axis=1)).tolist()
-    assert zero == [2]  # "* * *"
+    rows = np.load(version / SENTENCE_VECTORS)
+    assert np.allclose(np.linalg.norm(rows, axis=1), 1.0, atol=1e-6)  # "* * *" (row 2) too
     engine = Engine(index, articles, FakeEncoder())
     assert engine.load(), engine.unavailable_reason
     answer = engine.ask("When did the storm reach the coast?")
     assert answer.citation is not None and answer.citation.snippet.startswith("The storm")
     engine.close()
 
-    manifest = json.loads((version / MANIFEST).read_text())
-    (version / MANIFEST).write_text(json.dumps({**manifest, "model": "real-model"}))
+    set_row(SENTENCE_VECTORS, 2, 0.0)(version)
     with pytest.raises(
         IndexUnavailable, match=r"sentences\.npy is damaged: its row 2 has length 0"
     ):
-        IndexVersion.open(version, model="real-model", dimension=256)
+        IndexVersion.open(version, model="fake", dimension=256)
 
 
 LONG_STORY = " ".join(f"Paragraph {n} of the long report on port traffic." for n in range(400))

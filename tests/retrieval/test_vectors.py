@@ -47,8 +47,8 @@ def write(tmp_path: Path) -> Iterator[Write]:
 
 
 def test_unit_rows_pass(write: Write) -> None:
-    assert write(unit_rows(1000)).bad_sampled_row(allow_zero=False) is None
-    assert write(unit_rows(0)).bad_sampled_row(allow_zero=False) is None
+    assert write(unit_rows(1000)).bad_sampled_row() is None
+    assert write(unit_rows(0)).bad_sampled_row() is None
 
 
 @pytest.mark.parametrize(
@@ -70,17 +70,7 @@ def test_a_sampled_row_that_is_not_a_unit_vector_is_named(
 ) -> None:
     vectors = unit_rows(1000)
     vectors[row] = value
-    assert write(vectors).bad_sampled_row(allow_zero=False) == problem
-
-
-def test_zero_rows_pass_only_when_allowed(write: Write) -> None:
-    vectors = unit_rows(10)
-    vectors[4] = 0.0
-    checked = write(vectors)
-    assert checked.bad_sampled_row(allow_zero=True) is None
-    assert checked.bad_sampled_row(allow_zero=False) == "row 4 has length 0, not 1"
-    vectors[4] = 1e-3  # near zero is not zero
-    assert write(vectors).bad_sampled_row(allow_zero=True) == "row 4 has length 0.004, not 1"
+    assert write(vectors).bad_sampled_row() == problem
 
 
 def test_a_row_between_the_samples_is_not_read(write: Write) -> None:
@@ -88,4 +78,4 @@ def test_a_row_between_the_samples_is_not_read(write: Write) -> None:
     vectors = unit_rows(1000)
     between = int(sample_rows(1000)[1]) + 1
     vectors[between] = np.nan
-    assert write(vectors).bad_sampled_row(allow_zero=False) is None
+    assert write(vectors).bad_sampled_row() is None
