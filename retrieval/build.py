@@ -125,10 +125,9 @@ def _reused(sources: list[int], old: VectorFile | None, dimension: int) -> tuple
 def _embed(texts: list[str], encoder: Encoder, progress: Callable[[int], None]) -> Vectors:
     out = np.zeros((len(texts), encoder.dimension), dtype=np.float32)
     for begin in range(0, len(texts), EMBED_BATCH):
-        out[begin : begin + EMBED_BATCH] = encoder.encode_documents(
-            texts[begin : begin + EMBED_BATCH]
-        )
-        progress(len(texts[begin : begin + EMBED_BATCH]))
+        batch = texts[begin : begin + EMBED_BATCH]
+        out[begin : begin + len(batch)] = encoder.encode_documents(batch)
+        progress(len(batch))
     return out
 
 

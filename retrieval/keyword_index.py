@@ -166,10 +166,10 @@ class KeywordReader:
         size = os.fstat(handle).st_size
         if found is None or size != found[0]:
             os.close(handle)
+            written = f"the {found[0]:,} written" if found else "a size recorded"
             raise IndexUnavailable(
-                f"The keyword postings {self._postings_path} hold {size:,} bytes, not the "
-                f"{found[0] if found else 'unrecorded':,} written; rebuild the index with a "
-                "reindex."
+                f"The keyword postings {self._postings_path} hold {size:,} bytes, not "
+                f"{written}; rebuild the index with a reindex."
             )
         self._postings = handle
 

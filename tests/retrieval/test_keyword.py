@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import random
+import sqlite3
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from retrieval import keyword
+from retrieval import IndexUnavailable, keyword
 from retrieval.keyword import Counts, Field
+from retrieval.keyword_index import postings_path
 from retrieval.store import PassageRow, SentenceRow, Store
 from retrieval.types import Article
 
@@ -198,6 +200,23 @@ def test_a_store_with_postings_in_sqlite_is_scored_by_fts5(tmp_path: Path, store
     for question in QUESTIONS[:4]:
         assert old.keyword_passages(question, 20) == fts_passages(old, question, 20)
     old.close()
+
+
+def test_a_postings_file_of_another_size_than_recorded_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite"
+    writer = Store.create(path)
+    fill(writer)
+    writer.close()
+    postings = postings_path(path)
+    postings.write_bytes(postings.read_bytes() + b"\0" * 8)
+    with pytest.raises(IndexUnavailable, match=r"hold [\d,]+ bytes, not the [\d,]+ written"):
+        Store.open(path)
+    database = sqlite3.connect(path)
+    database.execute("DELETE FROM keyword_totals WHERE field = 'postings file'")
+    database.commit()
+    database.close()
+    with pytest.raises(IndexUnavailable, match="not a size recorded; rebuild the index"):
+        Store.open(path)
 
 
 def test_the_limit_cuts_through_tied_copies_in_row_order(tmp_path: Path) -> None:
