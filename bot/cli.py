@@ -107,8 +107,8 @@ def format_report(report: ReindexReport) -> str:
     lines = [
         f"Indexed {s.articles} articles, {s.passages} passages ({s.model}).",
         f"  added {len(report.added)}, changed {len(report.changed)}, removed "
-        f"{len(report.removed)}, unchanged {report.unchanged}; embedded "
-        f"{report.embedded_passages} new passages",
+        f"{len(report.removed)}, unchanged {report.unchanged}; "
+        f"{report.embedded_passages} new passage vectors",
     ]
     if report.full_rebuild:
         lines.append(f"  {report.full_rebuild}")

@@ -311,7 +311,7 @@ def report_reply(report: ReindexReport) -> Reply:
         title="Reindex finished",
         description=truncate(
             f"Indexed {s.articles:,} articles, {s.passages:,} passages "
-            f"({plain(s.model, 200)}); embedded {report.embedded_passages:,} new texts.",
+            f"({plain(s.model, 200)}); {report.embedded_passages:,} new passage vectors.",
             DESCRIPTION_MAX,
         ),
         colour=ANSWER_COLOUR,

@@ -131,6 +131,8 @@ class ReindexReport:
     removed: tuple[str, ...]
     unchanged: int
     skipped: tuple[Skipped, ...]
+    # Passages whose vectors were made anew (embedded, or pooled from their sentences'), not
+    # copied from the served version.
     embedded_passages: int
     stats: IndexStats
     # Why nothing was reused from the served version ("Every article was embedded afresh: …"),

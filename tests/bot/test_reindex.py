@@ -212,8 +212,8 @@ async def test_a_full_reindex_embeds_every_article_afresh(
         )
     assert plain.original is not None and full.original is not None
     plain_embed, full_embed = plain.original.embeds[0], full.original.embeds[0]
-    assert "embedded 0 new texts" in plain_embed["description"]
-    assert f"embedded {passages:,} new texts" in full_embed["description"]
+    assert "; 0 new passage vectors." in plain_embed["description"]
+    assert f"; {passages:,} new passage vectors." in full_embed["description"]
     fields = {f["name"]: f["value"] for f in full_embed["fields"]}
     assert (
         fields["Rebuilt in full"]
