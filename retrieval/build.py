@@ -5,7 +5,8 @@ rows and vectors (copied, never re-embedded); new and changed ones are split and
 removed ones are simply not copied, so they vanish from the dense and the keyword index alike.
 Vectors are copied only from vector files that still match the checksums recorded when they were
 written (checksums.py): damage is never carried into a new version.
-The rows are laid out by rows.py; publishing.py writes the version and swaps it in.
+The rows are laid out by rows.py, their vectors made by embedding.py; publishing.py writes the
+version and swaps it in.
 """
 
 from __future__ import annotations
@@ -22,15 +23,15 @@ from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
-import numpy.typing as npt
 
 from retrieval.checksums import verify_version
 from retrieval.dense import IVF_THRESHOLD
-from retrieval.encoder import Encoder, Vectors
+from retrieval.embedding import copied_or_embedded, pooled_vectors, titles_to_embed
+from retrieval.encoder import Encoder
 from retrieval.errors import IndexUnavailable, ReindexInProgress
 from retrieval.index import CURRENT, VERSIONS, IndexVersion, current_version
 from retrieval.loading import load_articles
-from retrieval.pooling import DEFAULT_RECIPE, PassageVectors, embedding_text, has_own_title, pool
+from retrieval.pooling import DEFAULT_RECIPE, PassageVectors, embedding_text
 from retrieval.publishing import (
     FINGERPRINT,
     SKIPPED,
@@ -41,17 +42,10 @@ from retrieval.publishing import (
 from retrieval.rows import EMBED, Rows
 from retrieval.snapshot import fingerprint as folder_fingerprint
 from retrieval.types import Article, ReindexReport, Skipped
-from retrieval.vectors import VectorFile
 
 # progress(stage, done, total): stage is "reading", "checking" (the served version's vector
 # files, before reusing them), "embedding" or "writing".
 Progress = Callable[[str, int, int], None]
-
-EMBED_BATCH = 256
-# Passages pooled at a time: bounds the temporary arrays of a large build.
-_POOL_CHUNK = 65_536
-
-Ids = npt.NDArray[np.int64]
 
 
 def _no_progress(stage: str, done: int, total: int) -> None:
@@ -110,82 +104,6 @@ def _plan(articles: list[Article], old: IndexVersion | None, recipe: PassageVect
 def _current(old: IndexVersion, recipe: PassageVectors) -> bool:
     """Whether `old` is laid out as this citebot would build it with `recipe`."""
     return old.store.keyword_index_current and old.manifest.passage_vectors == recipe
-
-
-def _reused(sources: list[int], old: VectorFile | None, dimension: int) -> tuple[Vectors, Ids]:
-    """Vectors with the rows copied from `old` filled in, and the rows left to make."""
-    out = np.zeros((len(sources), dimension), dtype=np.float32)
-    source = np.asarray(sources, dtype=np.int64)
-    reuse = source >= 0
-    if old is not None and reuse.any():
-        out[reuse] = old[source[reuse]]
-    return out, np.flatnonzero(~reuse)
-
-
-def _embed(texts: list[str], encoder: Encoder, progress: Callable[[int], None]) -> Vectors:
-    out = np.zeros((len(texts), encoder.dimension), dtype=np.float32)
-    for begin in range(0, len(texts), EMBED_BATCH):
-        batch = texts[begin : begin + EMBED_BATCH]
-        out[begin : begin + len(batch)] = encoder.encode_documents(batch)
-        progress(len(batch))
-    return out
-
-
-def _vectors(
-    sources: list[int],
-    texts: list[str],
-    old: VectorFile | None,
-    encoder: Encoder,
-    progress: Callable[[int], None],
-) -> tuple[Vectors, int]:
-    out, todo = _reused(sources, old, encoder.dimension)
-    if len(todo):
-        out[todo] = _embed([texts[i] for i in todo], encoder, progress)
-    return out, len(todo)
-
-
-def _titles_to_embed(rows: Rows, titles: dict[str, str], todo: Ids) -> dict[str, str]:
-    """The titles the passages `todo` are pooled with, by article id (see pooling.py)."""
-    return {
-        rows.passages[i].article_id: titles[rows.passages[i].article_id]
-        for i in todo
-        if has_own_title(titles[rows.passages[i].article_id], rows.passage_texts[i])
-    }
-
-
-def _pooled_vectors(
-    rows: Rows,
-    titles: dict[str, str],
-    wanted: dict[str, str],
-    sentence_vectors: Vectors,
-    old: VectorFile | None,
-    encoder: Encoder,
-    progress: Callable[[int], None],
-) -> tuple[Vectors, int]:
-    """Passage vectors copied from `old` or pooled from `sentence_vectors` and their title's
-    (`wanted`: the titles to embed, by article id, as `_titles_to_embed` gives them)."""
-    out, todo = _reused(rows.passage_source, old, encoder.dimension)
-    title_row = {article: i for i, article in enumerate(wanted)}
-    title_vectors = _embed(list(wanted.values()), encoder, progress)
-    for begin in range(0, len(todo), _POOL_CHUNK):
-        chunk = todo[begin : begin + _POOL_CHUNK]
-        passages = [rows.passages[i] for i in chunk]
-        out[chunk] = pool(
-            sentence_vectors,
-            np.array([p.first_sentence for p in passages], dtype=np.int64),
-            np.array([p.last_sentence for p in passages], dtype=np.int64),
-            title_vectors,
-            np.array(
-                [
-                    title_row[p.article_id]
-                    if has_own_title(titles[p.article_id], rows.passage_texts[i])
-                    else -1
-                    for i, p in zip(chunk, passages, strict=True)
-                ],
-                dtype=np.int64,
-            ),
-        )
-    return out, len(todo)
 
 
 # How a report starts the sentence that says why nothing was reused from the served version.
@@ -347,7 +265,7 @@ def _build_locked(
 
         titles = {a.id: a.title for a in articles}
         new_passages = np.flatnonzero(np.asarray(pending.passage_source, dtype=np.int64) == EMBED)
-        new_titles = _titles_to_embed(pending, titles, new_passages) if recipe == "pooled" else {}
+        new_titles = titles_to_embed(pending, titles, new_passages) if recipe == "pooled" else {}
         total = pending.sentence_source.count(EMBED) + (
             len(new_titles) if recipe == "pooled" else len(new_passages)
         )
@@ -359,7 +277,7 @@ def _build_locked(
             progress("embedding", done, total)
 
         progress("embedding", 0, total)
-        sentence_vectors, _ = _vectors(
+        sentence_vectors, _ = copied_or_embedded(
             pending.sentence_source,
             pending.sentence_texts,
             old.sentence_vectors if old else None,
@@ -368,11 +286,11 @@ def _build_locked(
         )
         old_passages = old.passage_vectors if old else None
         if recipe == "pooled":
-            passage_vectors, embedded = _pooled_vectors(
+            passage_vectors, embedded = pooled_vectors(
                 pending, titles, new_titles, sentence_vectors, old_passages, encoder, step
             )
         else:
-            passage_vectors, embedded = _vectors(
+            passage_vectors, embedded = copied_or_embedded(
                 pending.passage_source,
                 [
                     embedding_text(titles[p.article_id], t)
