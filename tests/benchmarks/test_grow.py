@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+import pytest
+
 from benchmarks.corpus import Record, Recorder, write_jsonl
 from benchmarks.grow import write_grown_index
 from retrieval import Engine
 from retrieval.build import build_index
 from retrieval.encoder import FakeEncoder
-from retrieval.index import CURRENT, VERSIONS
+from retrieval.index import CURRENT, PASSAGE_VECTORS, VERSIONS, current_version
+from retrieval.pooling import RECIPES, PassageVectors
 
 ORIGINALS = [
     Record(
@@ -52,3 +56,25 @@ def test_a_grown_index_is_served_with_every_copy(tmp_path: Path) -> None:
     assert len(ids) == manifest.articles and {"bridge", "floods", "bridge~1", "floods~1"} <= ids
     assert answer.citation is not None
     assert answer.citation.source.article_id.split("~")[0] == "bridge"
+
+
+@pytest.mark.parametrize("recipe", RECIPES)
+def test_the_originals_passage_vectors_are_the_builders(
+    tmp_path: Path, recipe: PassageVectors
+) -> None:
+    articles = tmp_path / "articles"
+    write_jsonl(articles / "originals.jsonl", iter(ORIGINALS))
+    recorder = Recorder(FakeEncoder())
+    build_index(articles, tmp_path / "real-index", recorder, passage_vectors=recipe)
+    grown = write_grown_index(
+        tmp_path / "grown",
+        ORIGINALS,
+        12,
+        recorder.table,
+        model=recorder.name,
+        passage_recipe=recipe,
+    )
+    assert grown.passage_vectors == recipe
+    built = np.load(current_version(tmp_path / "real-index") / PASSAGE_VECTORS)
+    copied = np.load(current_version(tmp_path / "grown") / PASSAGE_VECTORS)
+    np.testing.assert_allclose(copied[: len(built)], built, atol=1e-6)
