@@ -24,7 +24,16 @@ from pathlib import Path
 import numpy as np
 
 from retrieval.errors import IndexUnavailable
-from retrieval.keyword import NOWHERE, Counts, Field, Postings, read_postings, sentence_scores
+from retrieval.keyword import (
+    IMPACT,
+    NOWHERE,
+    ROW,
+    Counts,
+    Field,
+    Postings,
+    read_postings,
+    sentence_scores,
+)
 
 TOKENIZE = "porter unicode61 remove_diacritics 2"
 # The weight of a hit in each column of passages_fts: a title hit counts 2.
@@ -56,8 +65,6 @@ CREATE TABLE keyword_totals (
 _TOKEN_MEMORY = 10_000
 # The postings file's size is kept as the "tokens" of this keyword_totals row.
 _POSTINGS_TOTAL = "postings file"
-_ROW = np.dtype("<i4")
-_IMPACT = np.dtype("<f8")
 
 
 def postings_path(database: Path) -> Path:
@@ -96,7 +103,7 @@ def _write_passage_postings(db: sqlite3.Connection, path: Path) -> None:
                 start = out.tell()
                 for block in field.postings(Counts.from_bytes(rows, counts)).to_bytes():
                     out.write(block)
-                yield term, start, len(rows) // _ROW.itemsize
+                yield term, start, len(rows) // ROW.itemsize
 
         db.executemany("INSERT INTO keyword_postings VALUES ('passages', ?, ?, ?)", located())
         size = out.tell()
@@ -202,8 +209,8 @@ class KeywordReader:
     def _read(self, start: int, count: int) -> Postings:
         self.open_postings()
         assert self._postings is not None
-        rows = np.empty(count, dtype=_ROW)
-        impacts = np.empty(count, dtype=_IMPACT)
+        rows = np.empty(count, dtype=ROW)
+        impacts = np.empty(count, dtype=IMPACT)
         wanted = rows.nbytes + impacts.nbytes
         if os.preadv(self._postings, [rows.data, impacts.data], start) != wanted:
             raise IndexUnavailable(
