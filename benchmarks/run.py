@@ -22,15 +22,13 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.corpus import EVAL_DIR, SETS, copies, eval_records, write_markdown
+from benchmarks.table import BASELINE, POOLED, render
 from retrieval.encoder import DEFAULT_BACKEND
 from retrieval.index import DATABASE, MANIFEST, Manifest, current_version
 from retrieval.pooling import DEFAULT_RECIPE
 from retrieval.store import Store
 
 REPO = Path(__file__).resolve().parent.parent
-BASELINE = "torch"
-# The label of citebot's indexing with pooled passage vectors (retrieval/pooling.py).
-POOLED = "pooled"
 SIZES = {"10k": 10_000, "100k": 100_000, "1M": 1_000_000}
 REINDEX_ARTICLES = 10_000
 STARTUP_QUESTION = "When is Lee visiting Japan?"
@@ -109,10 +107,6 @@ def startup_seconds(index_dir: Path, backend: str) -> tuple[float, bool]:
     if not line.startswith("ready"):
         raise SystemExit(f"start-up probe failed:\n{stderr[-3000:]}")
     return seconds, line.split()[1] == "True"
-
-
-def median(values: list[float]) -> float:
-    return statistics.median(values)
 
 
 def prepare_eval_articles(work: Path, eval_dir: Path) -> Path:
@@ -286,136 +280,6 @@ def main(argv: list[str] | None = None) -> int:
         args.json.write_text(json.dumps(results, indent=2), encoding="utf-8")
     print(render(results, backend))
     return 0
-
-
-def render(results: dict[str, Any], backend: str) -> str:
-    """The Markdown table docs/performance.md shows."""
-    rows: list[tuple[str, str, str, str, str]] = []
-
-    def ratio(base: float, ours: float, higher_is_better: bool) -> str:
-        if not base or not ours:
-            return "-"
-        value = ours / base if higher_is_better else base / ours
-        return f"{value:.1f}×"
-
-    index = results["indexing"]
-    base_ps = median([r["passages_per_s"] for r in index[BASELINE]])
-    ours_ps = median([r["passages_per_s"] for r in index[backend]])
-    first = index[backend][0]
-    rows.append(
-        (
-            f"indexing, passages/s ({first['passages']} passages of "
-            f"~{results['passage_tokens']:.0f} tokens, files to built index)",
-            f"{base_ps:.0f}",
-            f"{ours_ps:.0f}",
-            ratio(base_ps, ours_ps, True),
-            "≥ 200",
-        )
-    )
-    pooled_ps = median([r["passages_per_s"] for r in index[POOLED]])
-    rows.append(
-        (
-            "  with CITEBOT_PASSAGE_VECTORS=pooled",
-            "",
-            f"{pooled_ps:.0f}",
-            ratio(base_ps, pooled_ps, True),
-            "",
-        )
-    )
-    rows.append(
-        (
-            "indexing, peak memory MiB (model loaded: torch / ONNX)",
-            f"{median([r['peak_mib'] for r in index[BASELINE]]):.0f}"
-            f" ({index[BASELINE][0]['model_mib']:.0f})",
-            f"{median([r['peak_mib'] for r in index[backend]]):.0f}"
-            f" ({index[backend][0]['model_mib']:.0f})",
-            "",
-            "",
-        )
-    )
-    targets = {"10k": "", "100k": "≤ 5 / ≤ 15", "1M": "p95 ≤ 25"}
-    for label, by_name in results["ask"].items():
-        base, ours = by_name[BASELINE], by_name[backend]
-        rows.append(
-            (
-                f"ask p50 / p95 ms, {ours['passages']:,} passages ({ours['dense']} vs exact)",
-                f"{base['p50_ms']:.1f} / {base['p95_ms']:.1f}",
-                f"{ours['p50_ms']:.1f} / {ours['p95_ms']:.1f}",
-                ratio(base["p50_ms"], ours["p50_ms"], False),
-                targets.get(label, ""),
-            )
-        )
-        rows.append(
-            (
-                f"  of which encode / dense search p50 ms, {label}",
-                f"{base['encode_p50_ms']:.1f} / {base['search_p50_ms']:.2f}",
-                f"{ours['encode_p50_ms']:.1f} / {ours['search_p50_ms']:.2f}",
-                "",
-                "",
-            )
-        )
-        rows.append(
-            (
-                f"  serving memory beside the model, bytes/passage, {label}",
-                f"{base['bytes_per_passage']}",
-                f"{ours['bytes_per_passage']}",
-                "",
-                "≤ 2048",
-            )
-        )
-    recall = results["recall"]
-    rows.append(
-        (
-            f"recall@10 vs exact, {recall['n']:,} synthetic vectors (search p50 ms)",
-            f"1.0 ({recall['exact']['p50_ms']:.1f})",
-            f"{recall['recall_at_10']:.3f} ({recall['ivf']['p50_ms']:.2f})",
-            "",
-            "≥ 0.95",
-        )
-    )
-    startup = results["startup"]
-    base_s = median(startup["runs"][BASELINE])
-    ours_s = median(startup["runs"][backend])
-    torch_note = ", imports torch" if startup["torch_imported"] else ", no torch"
-    rows.append(
-        (
-            f"start-up to first answer, s ({startup['index']} index{torch_note})",
-            f"{base_s:.2f}",
-            f"{ours_s:.2f}",
-            ratio(base_s, ours_s, False),
-            "≤ 1.5",
-        )
-    )
-    reindex = results["reindex"]
-    rows.append(
-        (
-            f"unchanged reindex, s ({reindex[0]['articles']:,} articles, "
-            f"{reindex[0]['passages']:,} passages)",
-            "",
-            f"{median([r['seconds'] for r in reindex]):.2f}",
-            "",
-            "≤ 2",
-        )
-    )
-    rows.append(
-        (
-            "  its peak memory, bytes/passage",
-            "",
-            f"{median([r['bytes_per_passage'] for r in reindex]):.0f}",
-            "",
-            "≤ 2048",
-        )
-    )
-    header = (
-        "figure (medians)",
-        "baseline: torch, exact",
-        f"citebot: {backend}",
-        "ratio",
-        "target",
-    )
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join(lines)
 
 
 if __name__ == "__main__":
