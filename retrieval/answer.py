@@ -19,7 +19,8 @@ from retrieval.encoder import Encoder
 from retrieval.index import IndexVersion
 from retrieval.questions import Kind, offers, question_kind
 from retrieval.search import Ranked, rank_passages
-from retrieval.store import PassageRow, keyword_terms
+from retrieval.store import PassageRow
+from retrieval.terms import keyword_terms
 from retrieval.types import Answer, Article, Citation, Mode, Source
 
 DEFAULT_THRESHOLD = 0.3

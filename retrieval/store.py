@@ -10,7 +10,6 @@ the same results, only slower.
 from __future__ import annotations
 
 import json
-import re
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -20,6 +19,7 @@ from pathlib import Path
 
 from retrieval import keyword_index
 from retrieval.keyword_index import TOKENIZE, KeywordReader
+from retrieval.terms import fts_query, keyword_terms
 from retrieval.types import Article
 
 _SCHEMA = f"""
@@ -56,104 +56,6 @@ CREATE INDEX sentences_article ON sentences(article_id);
 CREATE VIRTUAL TABLE passages_fts USING fts5(title, body, tokenize = '{TOKENIZE}');
 CREATE VIRTUAL TABLE sentences_fts USING fts5(body, tokenize = '{TOKENIZE}');
 """
-
-# Words too common to help a keyword search; dropping them keeps an OR query selective.
-_STOPWORDS = frozenset(
-    [
-        "a",
-        "an",
-        "and",
-        "are",
-        "as",
-        "at",
-        "be",
-        "been",
-        "being",
-        "but",
-        "by",
-        "can",
-        "could",
-        "did",
-        "do",
-        "does",
-        "for",
-        "from",
-        "had",
-        "has",
-        "have",
-        "he",
-        "her",
-        "hers",
-        "him",
-        "his",
-        "how",
-        "i",
-        "if",
-        "in",
-        "into",
-        "is",
-        "it",
-        "its",
-        "may",
-        "me",
-        "might",
-        "my",
-        "not",
-        "of",
-        "on",
-        "or",
-        "our",
-        "she",
-        "should",
-        "so",
-        "than",
-        "that",
-        "the",
-        "their",
-        "them",
-        "then",
-        "there",
-        "these",
-        "they",
-        "this",
-        "those",
-        "to",
-        "was",
-        "we",
-        "were",
-        "what",
-        "when",
-        "where",
-        "which",
-        "who",
-        "whom",
-        "whose",
-        "why",
-        "will",
-        "with",
-        "would",
-        "you",
-        "your",
-    ]
-)
-_WORD = re.compile(r"\w+", re.UNICODE)
-
-
-def keyword_terms(text: str) -> list[str]:
-    """The words of a question worth matching, lower-cased, de-duplicated, in order."""
-    seen: dict[str, None] = {}
-    for word in _WORD.findall(text.lower()):
-        if word not in _STOPWORDS and word not in seen:
-            seen[word] = None
-    return list(seen)
-
-
-def fts_query(text: str) -> str | None:
-    """An FTS5 MATCH expression OR-ing the question's terms, each quoted so nothing is syntax."""
-    terms = keyword_terms(text)
-    if not terms:
-        return None
-    return " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
 
 
 @dataclass(frozen=True, slots=True)

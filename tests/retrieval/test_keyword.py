@@ -122,7 +122,7 @@ QUESTIONS = [
 
 
 def fts_passages(store: Store, question: str, limit: int) -> list[tuple[int, float]]:
-    from retrieval.store import fts_query
+    from retrieval.terms import fts_query
 
     match = fts_query(question)
     if match is None:
@@ -146,7 +146,7 @@ def test_passage_ranking_equals_fts5_bm25(store: Store, question: str) -> None:
 
 @pytest.mark.parametrize("question", QUESTIONS)
 def test_sentence_scores_equal_fts5_bm25(store: Store, question: str) -> None:
-    from retrieval.store import fts_query
+    from retrieval.terms import fts_query
 
     ids = list(range(0, 200, 3))
     ours = store.keyword_sentences(question, sentence_texts(store, ids))
