@@ -51,9 +51,7 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("sources", help="list the indexed articles")
     p.add_argument("--json", action="store_true")
 
-    sub.add_parser(
-        "verify", help="check every byte of the served index's vector files (exit 1 if not ok)"
-    )
+    sub.add_parser("verify", help="check every byte of the served index's files (exit 1 if not ok)")
 
     p = sub.add_parser("eval", help="measure answer quality on evaluation sets")
     p.add_argument("--articles", dest="eval_articles", type=Path, action="append", required=True)

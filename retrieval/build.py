@@ -24,7 +24,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from retrieval.checksums import verify_version
+from retrieval.checksums import REUSED, verify_version
 from retrieval.dense import IVF_THRESHOLD
 from retrieval.embedding import copied_or_embedded, pooled_vectors, titles_to_embed
 from retrieval.encoder import Encoder
@@ -130,14 +130,16 @@ def _open_served(index_dir: Path, encoder: Encoder) -> _Served:
 
 
 def _damaged_vectors(old: IndexVersion, progress: Progress) -> str | None:
-    """Why `old`'s vectors must not be copied: a file that no longer matches the checksum
-    recorded when it was built. None when all match, or when `old` predates checksums."""
+    """Why `old`'s vectors must not be copied: a file the build reads from it (checksums.REUSED)
+    that no longer matches the checksum recorded when it was built. None when all match, or
+    when `old` predates checksums."""
     progress("checking", 0, 1)
     verification = verify_version(old.folder, old.manifest)
     progress("checking", 1, 1)
-    if not verification.damaged:
+    damaged = [f for f in verification.damaged if f.name in REUSED]
+    if not damaged:
         return None
-    found = "; ".join(f.describe() for f in verification.damaged)
+    found = "; ".join(f.describe() for f in damaged)
     return (
         f"{AFRESH}: the served version {old.name} is damaged ({found}), so nothing was reused "
         "from it."

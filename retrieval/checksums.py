@@ -1,5 +1,5 @@
-"""Digests of a version's vector files: recorded in its manifest when it is built, checked in
-full before a reindex reuses its vectors and by `citebot verify`.
+"""Digests of a version's files: recorded in its manifest when it is built, checked in full
+before a reindex reuses its vectors and by `citebot verify`.
 
 A digest is "sha256:HEX" of the file's exact bytes. SHA-256 hashes ~1.5 GB/s on these machines
 (SHA-NI; BLAKE2b ~0.65), so passages.npy of 1M passages (1.5 GB) is read and checked in 1.8 s
@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import BinaryIO
 
 from retrieval.index import (
+    DATABASE,
+    KEYWORD_POSTINGS,
     MANIFEST,
     PASSAGE_FAISS,
     PASSAGE_VECTORS,
@@ -25,6 +27,10 @@ from retrieval.index import (
 )
 
 ALGORITHM = "sha256"
+# What a reindex reads from the served version: the vectors it copies, and the SQLite file whose
+# rows say which text each vector row holds. The FAISS file and the keyword postings are made
+# anew by every build, so damage there does not stop the vectors from being reused.
+REUSED = frozenset({PASSAGE_VECTORS, SENTENCE_VECTORS, DATABASE})
 
 
 class HashingWriter:
@@ -53,9 +59,14 @@ def file_digest(path: Path, algorithm: str = ALGORITHM) -> str:
 
 
 def checked_files(manifest: Manifest) -> tuple[str, ...]:
-    """The files of a version that have a digest: its vectors, and its FAISS file if it has one."""
-    files = (PASSAGE_VECTORS, SENTENCE_VECTORS)
-    return (*files, PASSAGE_FAISS) if manifest.dense == "ivf" else files
+    """The files of a version that have a digest: its vectors, its FAISS file if it has one,
+    and its SQLite file and keyword postings where their digests were recorded (older versions
+    recorded only the vector files', and are checked for those)."""
+    files: tuple[str, ...] = (PASSAGE_VECTORS, SENTENCE_VECTORS)
+    if manifest.dense == "ivf":
+        files = (*files, PASSAGE_FAISS)
+    recorded = manifest.checksums or {}
+    return (*files, *(name for name in (DATABASE, KEYWORD_POSTINGS) if name in recorded))
 
 
 @dataclass(frozen=True, slots=True)

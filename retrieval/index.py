@@ -23,6 +23,7 @@ from pathlib import Path
 
 from retrieval.dense import DenseIndex
 from retrieval.errors import IndexUnavailable, ModelMismatch
+from retrieval.keyword_index import postings_path
 from retrieval.pooling import OLD_RECIPE, RECIPES, PassageVectors
 from retrieval.store import Store
 from retrieval.types import IndexStats
@@ -31,6 +32,7 @@ from retrieval.vectors import VectorFile
 FORMAT = 1
 MANIFEST = "manifest.json"
 DATABASE = "citebot.sqlite"
+KEYWORD_POSTINGS = postings_path(Path(DATABASE)).name
 PASSAGE_VECTORS = "passages.npy"
 SENTENCE_VECTORS = "sentences.npy"
 PASSAGE_FAISS = "passages.faiss"

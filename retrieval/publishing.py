@@ -27,6 +27,7 @@ from retrieval.index import (
     CURRENT,
     DATABASE,
     FORMAT,
+    KEYWORD_POSTINGS,
     MANIFEST,
     PASSAGE_FAISS,
     PASSAGE_VECTORS,
@@ -154,7 +155,11 @@ def _write_version(
     fsync_path(folder / DATABASE)
     dense = "ivf" if len(rows.passages) >= ivf_threshold else "flat"
     # Digests of the bytes written, so damage later is found before these vectors are reused.
+    # SQLite and FTS5 write the database themselves, and the postings were written in pieces:
+    # both were just written, so they are read back from the page cache.
     checksums = {
+        DATABASE: file_digest(folder / DATABASE),
+        KEYWORD_POSTINGS: file_digest(folder / KEYWORD_POSTINGS),
         PASSAGE_VECTORS: _save_npy(folder / PASSAGE_VECTORS, passage_vectors),
         SENTENCE_VECTORS: _save_npy(folder / SENTENCE_VECTORS, sentence_vectors),
     }

@@ -67,7 +67,12 @@ def test_verify_names_a_damaged_file_and_index_full_repairs_it(tmp_path: Path) -
 
     done = citebot("verify", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines()[1:] == ["  passages.npy: ok", "  sentences.npy: ok"]
+    assert done.stdout.splitlines()[1:] == [
+        "  passages.npy: ok",
+        "  sentences.npy: ok",
+        "  citebot.sqlite: ok",
+        "  citebot.postings: ok",
+    ]
     assert "is intact: every file matches its checksum" in done.stdout
 
     version = current_version(tmp_path / "index")

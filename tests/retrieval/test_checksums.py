@@ -1,12 +1,13 @@
-"""Checksums of a version's vector files: recorded at build, checked in full before a reindex
-reuses the served version's vectors and by `citebot verify` (`verify_served`); versions built
-before them still load and are reused."""
+"""Checksums of a version's files: recorded at build, checked in full before a reindex reuses
+the served version's vectors and by `citebot verify` (`verify_served`); versions built before
+them still load and are reused."""
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
 import json
+import sqlite3
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,8 @@ from retrieval.build import build_index
 from retrieval.checksums import verify_served, verify_version
 from retrieval.encoder import FakeEncoder
 from retrieval.index import (
+    DATABASE,
+    KEYWORD_POSTINGS,
     MANIFEST,
     PASSAGE_FAISS,
     PASSAGE_VECTORS,
@@ -54,7 +57,7 @@ def assert_answers_right(engine: Engine, questions: dict[str, str] = QUESTIONS) 
 
 
 @pytest.mark.parametrize("large", [False, True], ids=["flat", "with a FAISS file"])
-def test_the_manifest_records_the_digest_of_each_vector_file(tmp_path: Path, large: bool) -> None:
+def test_the_manifest_records_the_digest_of_each_file(tmp_path: Path, large: bool) -> None:
     articles = write_corpus(
         tmp_path / "articles",
         {
@@ -65,7 +68,8 @@ def test_the_manifest_records_the_digest_of_each_vector_file(tmp_path: Path, lar
     build_index(articles, tmp_path / "index", FakeEncoder(), ivf_threshold=16 if large else 50_000)
     version = current_version(tmp_path / "index")
     recorded = json.loads((version / MANIFEST).read_text())["checksums"]
-    files = [PASSAGE_VECTORS, SENTENCE_VECTORS] + ([PASSAGE_FAISS] if large else [])
+    files = [PASSAGE_VECTORS, SENTENCE_VECTORS, DATABASE, KEYWORD_POSTINGS]
+    files += [PASSAGE_FAISS] if large else []
     assert recorded == {name: sha256_of(version / name) for name in files}
     assert Manifest.read(version / MANIFEST).checksums == recorded
     assert verify_served(tmp_path / "index").ok
@@ -132,6 +136,65 @@ def test_a_changed_row_is_found_by_verify_and_the_next_reindex_reuses_nothing(
     assert_answers_right(engine)
     engine.close()
     assert verify_served(index).ok
+
+
+def change_the_database(version: Path) -> None:
+    """Change bytes of the SQLite file that nothing reads when it is opened or asked."""
+    db = sqlite3.connect(version / DATABASE)
+    db.execute("PRAGMA user_version = 7")
+    db.close()
+
+
+def change_a_posting(version: Path) -> None:
+    """Change a byte in the middle of the keyword postings, keeping the file's size."""
+    with open(version / KEYWORD_POSTINGS, "r+b") as handle:
+        handle.seek(handle.seek(0, 2) // 2)
+        byte = handle.read(1)
+        handle.seek(-1, 1)
+        handle.write(bytes([byte[0] ^ 0xFF]))
+
+
+def test_a_changed_database_is_found_and_the_next_reindex_reuses_nothing(
+    corpus: Path, tmp_path: Path, fake_encoder: CountingEncoder
+) -> None:
+    # The build reads which vector row holds which text from the served SQLite file.
+    index = tmp_path / "index"
+    build_index(corpus, index, FakeEncoder())
+    change_the_database(current_version(index))
+
+    found = verify_served(index)
+    assert [f.describe() for f in found.damaged] == [
+        "citebot.sqlite: does not match the checksum recorded when it was built"
+    ]
+    (corpus / "new.txt").write_text(VOLCANO)
+    report = build_index(corpus, index, fake_encoder)
+    assert report.full_rebuild is not None
+    assert "citebot.sqlite: does not match the checksum" in report.full_rebuild
+    assert sorted(fake_encoder.texts) == sorted(fresh_build(corpus, tmp_path / "fresh")[0])
+    assert verify_served(index).ok
+
+
+def test_a_changed_posting_is_found_and_the_next_reindex_still_reuses_the_vectors(
+    corpus: Path, tmp_path: Path, fake_encoder: CountingEncoder
+) -> None:
+    # The postings are written anew by every build: nothing of them is carried over.
+    index = tmp_path / "index"
+    build_index(corpus, index, FakeEncoder())
+    change_a_posting(current_version(index))
+
+    found = verify_served(index)
+    assert [f.describe() for f in found.damaged] == [
+        "citebot.postings: does not match the checksum recorded when it was built"
+    ]
+    (corpus / "new.txt").write_text(VOLCANO)
+    report = build_index(corpus, index, fake_encoder)
+    assert report.full_rebuild is None
+    assert fake_encoder.texts and all("volcano" in t.lower() for t in fake_encoder.texts)
+    assert verify_served(index).ok
+    engine = Engine(index, corpus, FakeEncoder())
+    assert engine.load(), engine.unavailable_reason
+    assert_answers_right(engine)
+    engine.close()
 
 
 def test_an_intact_version_is_checked_then_reused(
@@ -218,6 +281,8 @@ def test_unreadable_or_unrecorded_files_are_named(corpus: Path, tmp_path: Path) 
     assert [f.describe() for f in found.files] == [
         "passages.npy: ok",
         "sentences.npy: cannot be read (No such file or directory)",
+        "citebot.sqlite: ok",
+        "citebot.postings: ok",
     ]
     assert not found.ok
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import subprocess
 import sys
@@ -14,7 +15,7 @@ from hypothesis import strategies as st
 from retrieval import Engine, IndexUnavailable, InvalidQuestion, ModelMismatch, ReindexInProgress
 from retrieval.build import build_index, reindex_lock
 from retrieval.encoder import FakeEncoder
-from retrieval.index import DATABASE, current_version
+from retrieval.index import DATABASE, MANIFEST, current_version
 from tests.conftest import CORPUS, CountingEncoder
 
 WORDS = sorted(
@@ -141,6 +142,11 @@ def test_a_reindex_brings_an_older_keyword_index_up_to_date_without_embedding(
     database.execute("DROP TABLE keyword_totals")
     database.commit()
     database.close()
+    # ...which recorded the digests of the vector files only.
+    manifest = current_version(tmp_path / "index") / MANIFEST
+    data = json.loads(manifest.read_text())
+    data["checksums"] = {k: v for k, v in data["checksums"].items() if k.endswith(".npy")}
+    manifest.write_text(json.dumps(data))
 
     engine = Engine(tmp_path / "index", corpus, fake_encoder)
     assert engine.load()
