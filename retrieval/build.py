@@ -134,12 +134,11 @@ def _damaged_vectors(old: IndexVersion, progress: Progress) -> str | None:
     that no longer matches the checksum recorded when it was built. None when all match, or
     when `old` predates checksums."""
     progress("checking", 0, 1)
-    verification = verify_version(old.folder, old.manifest)
+    verification = verify_version(old.folder, old.manifest, only=REUSED)
     progress("checking", 1, 1)
-    damaged = [f for f in verification.damaged if f.name in REUSED]
-    if not damaged:
+    if not verification.damaged:
         return None
-    found = "; ".join(f.describe() for f in damaged)
+    found = "; ".join(f.describe() for f in verification.damaged)
     return (
         f"{AFRESH}: the served version {old.name} is damaged ({found}), so nothing was reused "
         "from it."

@@ -10,7 +10,7 @@ a start's: the start-up check reads a sample of rows instead (`VectorFile.bad_sa
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -99,14 +99,15 @@ class Verification:
         return self.verifiable and not self.damaged
 
 
-def verify_version(folder: Path, manifest: Manifest) -> Verification:
-    """Read every checked file of the version in `folder` and compare it with `manifest`."""
+def verify_version(
+    folder: Path, manifest: Manifest, only: Collection[str] | None = None
+) -> Verification:
+    """Read every checked file of the version in `folder` (or those named in `only`) and
+    compare it with `manifest`."""
     if manifest.checksums is None:
         return Verification(folder.name, ())
-    return Verification(
-        folder.name,
-        tuple(_check(folder / name, manifest.checksums) for name in checked_files(manifest)),
-    )
+    names = [n for n in checked_files(manifest) if only is None or n in only]
+    return Verification(folder.name, tuple(_check(folder / n, manifest.checksums) for n in names))
 
 
 def verify_served(index_dir: Path) -> Verification:

@@ -197,6 +197,33 @@ def test_a_changed_posting_is_found_and_the_next_reindex_still_reuses_the_vector
     engine.close()
 
 
+def test_the_check_before_reuse_reads_only_the_files_a_build_reads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    articles = write_corpus(
+        tmp_path / "articles",
+        {
+            f"town{n:02}.txt": f"Town {n}\nThe mayor of town {n} opened bridge {n}."
+            for n in range(20)
+        },
+    )
+    build_index(articles, tmp_path / "index", FakeEncoder(), ivf_threshold=16)
+    read: list[str] = []
+    real_digest = checksums.file_digest
+
+    def recording(path: Path, algorithm: str = checksums.ALGORITHM) -> str:
+        read.append(path.name)
+        return real_digest(path, algorithm)
+
+    monkeypatch.setattr(checksums, "file_digest", recording)
+    (articles / "new.txt").write_text(VOLCANO)
+    assert (
+        build_index(articles, tmp_path / "index", FakeEncoder(), ivf_threshold=16).full_rebuild
+        is None
+    )
+    assert sorted(read) == sorted([PASSAGE_VECTORS, SENTENCE_VECTORS, DATABASE])
+
+
 def test_an_intact_version_is_checked_then_reused(
     corpus: Path, tmp_path: Path, fake_encoder: CountingEncoder
 ) -> None:
