@@ -8,6 +8,7 @@ import dataclasses
 import hashlib
 import json
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -154,42 +155,41 @@ def change_a_posting(version: Path) -> None:
         handle.write(bytes([byte[0] ^ 0xFF]))
 
 
-def test_a_changed_database_is_found_and_the_next_reindex_reuses_nothing(
-    corpus: Path, tmp_path: Path, fake_encoder: CountingEncoder
+@pytest.mark.parametrize(
+    ("change", "name", "reused"),
+    [
+        # The build reads which vector row holds which text from the served SQLite file...
+        (change_the_database, DATABASE, False),
+        # ...while the postings are written anew by every build: nothing of them carries over.
+        (change_a_posting, KEYWORD_POSTINGS, True),
+    ],
+    ids=["database", "postings"],
+)
+def test_changed_bytes_are_found_and_stop_reuse_only_in_a_file_the_build_reads(
+    corpus: Path,
+    tmp_path: Path,
+    fake_encoder: CountingEncoder,
+    change: Callable[[Path], None],
+    name: str,
+    reused: bool,
 ) -> None:
-    # The build reads which vector row holds which text from the served SQLite file.
     index = tmp_path / "index"
     build_index(corpus, index, FakeEncoder())
-    change_the_database(current_version(index))
+    change(current_version(index))
 
     found = verify_served(index)
     assert [f.describe() for f in found.damaged] == [
-        "citebot.sqlite: does not match the checksum recorded when it was built"
+        f"{name}: does not match the checksum recorded when it was built"
     ]
     (corpus / "new.txt").write_text(VOLCANO)
     report = build_index(corpus, index, fake_encoder)
-    assert report.full_rebuild is not None
-    assert "citebot.sqlite: does not match the checksum" in report.full_rebuild
-    assert sorted(fake_encoder.texts) == sorted(fresh_build(corpus, tmp_path / "fresh")[0])
-    assert verify_served(index).ok
-
-
-def test_a_changed_posting_is_found_and_the_next_reindex_still_reuses_the_vectors(
-    corpus: Path, tmp_path: Path, fake_encoder: CountingEncoder
-) -> None:
-    # The postings are written anew by every build: nothing of them is carried over.
-    index = tmp_path / "index"
-    build_index(corpus, index, FakeEncoder())
-    change_a_posting(current_version(index))
-
-    found = verify_served(index)
-    assert [f.describe() for f in found.damaged] == [
-        "citebot.postings: does not match the checksum recorded when it was built"
-    ]
-    (corpus / "new.txt").write_text(VOLCANO)
-    report = build_index(corpus, index, fake_encoder)
-    assert report.full_rebuild is None
-    assert fake_encoder.texts and all("volcano" in t.lower() for t in fake_encoder.texts)
+    if reused:
+        assert report.full_rebuild is None
+        assert fake_encoder.texts and all("volcano" in t.lower() for t in fake_encoder.texts)
+    else:
+        assert report.full_rebuild is not None
+        assert f"{name}: does not match the checksum" in report.full_rebuild
+        assert sorted(fake_encoder.texts) == sorted(fresh_build(corpus, tmp_path / "fresh")[0])
     assert verify_served(index).ok
     engine = Engine(index, corpus, FakeEncoder())
     assert engine.load(), engine.unavailable_reason
