@@ -99,8 +99,8 @@ class Field:
         # Summed over all N rows, phrase after phrase: the order FTS5 adds them in, so every
         # sum is FTS5's to the last bit. np.add.at took half the time of concatenating the
         # postings for one np.bincount (1M rows, heavy questions: 4.2 ms against 8.5). All N
-        # rows beat sorting the postings from 100k rows to 1M, and beat MaxScore
-        # pruning on the grown corpora, where even rare words hold thousands of rows.
+        # rows beat sorting the postings from 100k rows to 1M, and beat MaxScore pruning on
+        # the grown corpora, where even rare words hold thousands of rows.
         scores: Scores = np.zeros(self.rows, dtype=np.float64)
         for phrase in phrases:
             np.add.at(scores, phrase.rows, phrase.impacts)

@@ -154,9 +154,10 @@ def _write_version(
         store.close()
     fsync_path(folder / DATABASE)
     dense = "ivf" if len(rows.passages) >= ivf_threshold else "flat"
-    # Digests of the bytes written, so damage later is found before these vectors are reused.
-    # SQLite and FTS5 write the database themselves, and the postings were written in pieces:
-    # both were just written, so they are read back from the page cache.
+    # Digests of the bytes written, so damage later is found by `citebot verify`, and before
+    # a reindex reuses these vectors. SQLite and FTS5 write the database themselves and the
+    # postings were written in pieces: both were just written, so they are read back from the
+    # page cache.
     checksums = {
         DATABASE: file_digest(folder / DATABASE),
         KEYWORD_POSTINGS: file_digest(folder / KEYWORD_POSTINGS),
