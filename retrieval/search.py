@@ -79,14 +79,15 @@ def rank_passages(
             fused[pid] = fused.get(pid, 0.0) + 1.0 / (RRF_K + rank + 1)
     cosines = dict(dense)
     bm25 = dict(keyword)
+    order = sorted(fused, key=lambda pid: (-fused[pid], pid))[:depth]
     # A keyword-only passage still gets its true cosine, so answer scoring can compare all.
-    missing = [pid for pid in fused if pid not in cosines]
+    # Only those kept are read: a vector read is one disk read per passage.
+    missing = [pid for pid in order if pid not in cosines]
     if missing and query is not None:
         rows = np.asarray(version.passage_vectors[np.asarray(missing)])
         for pid, cos in zip(missing, (rows @ query).tolist(), strict=True):
             cosines[pid] = float(cos)
-    order = sorted(fused, key=lambda pid: (-fused[pid], pid))
-    ranked = [Ranked(pid, fused[pid], cosines.get(pid), bm25.get(pid)) for pid in order[:depth]]
+    ranked = [Ranked(pid, fused[pid], cosines.get(pid), bm25.get(pid)) for pid in order]
     return query, ranked
 
 

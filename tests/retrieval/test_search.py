@@ -1,10 +1,13 @@
-"""Passage ranking: the keyword search run beside the embedding gives what it gives alone."""
+"""Passage ranking: the keyword search run beside the embedding gives what it gives alone, and
+each kept passage carries its true cosine."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
 
+import numpy as np
+import numpy.typing as npt
 import pytest
 
 from retrieval import Engine, search
@@ -33,6 +36,32 @@ def test_overlapped_keyword_search_ranks_as_the_plain_one(
         assert ranked_a == ranked_b
         assert query_a is not None and query_b is not None
         assert (query_a == query_b).all()
+
+
+def test_each_kept_passage_has_its_true_cosine_and_only_those_are_read(
+    fake_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with fake_engine._reading() as version:
+        vectors = version.passage_vectors
+        read: list[int] = []
+        original = type(vectors).__getitem__
+
+        def recording(self: object, ids: npt.ArrayLike) -> Vectors:
+            read.extend(np.asarray(ids).reshape(-1).tolist())
+            return original(vectors, ids)
+
+        monkeypatch.setattr(type(vectors), "__getitem__", recording)
+        question = QUESTIONS[2]
+        query, ranked = rank_passages(version, question, fake_engine.encoder, "hybrid", 1)
+        monkeypatch.undo()
+        _, deeper = rank_passages(version, question, fake_engine.encoder, "hybrid", 3)
+        _, keyword = rank_passages(version, question, None, "bm25", 1)
+        assert query is not None and len(ranked) == 1 and len(deeper) == 3
+        # The keyword search's best passage, found by it alone, is cut: its vector is not read.
+        assert keyword[0].passage_id != ranked[0].passage_id
+        assert read == [] and ranked[0].cosine is not None
+        for r in deeper:
+            assert r.cosine == pytest.approx(float(vectors[[r.passage_id]][0] @ query), abs=1e-6)
 
 
 class FailingEncoder:
