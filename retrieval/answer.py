@@ -330,7 +330,7 @@ def candidate_features(
                 prior=prior[sid],
                 passage_cosine=p_cos[sid],
                 offers=offers(kind, text, question),
-                bigrams=len(asked & _bigrams(text)) / len(asked) if asked else 0.0,
+                bigrams=_bigram_share(asked, text),
                 kind=kind,
             )
         )
@@ -361,6 +361,18 @@ _OFFER_WEIGHT: dict[Kind, float] = {"when": 0.3, "number": 0.15, "who": 0.2, "wh
 def _bigrams(text: str) -> set[tuple[str, str]]:
     words = [_stem(w) for w in keyword_terms(text)]
     return set(itertools.pairwise(words))
+
+
+def _bigram_share(asked: set[tuple[str, str]], text: str) -> float:
+    """Share of the question's word pairs (`asked`) that the text also holds."""
+    if not asked:
+        return 0.0
+    # Each half of a pair is the start of a word of the lower-cased text: a sentence lacking
+    # either half of every pair holds none, and is not cut into words (most candidates).
+    lowered = text.lower()
+    if not any(first in lowered and second in lowered for first, second in asked):
+        return 0.0
+    return len(asked & _bigrams(text)) / len(asked)
 
 
 def _choose_sentence(candidates: Candidates, mode: Mode) -> _Candidate | None:
