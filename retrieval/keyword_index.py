@@ -237,21 +237,40 @@ class KeywordReader:
             ).fetchall()
         )
         rows, tokens = self._totals()
-        lengths: dict[int, int] = {}
         counts: dict[str, dict[int, int]] = {}
         with self._scratch(texts.items()):
-            lengths.update(
-                self._db.execute("SELECT doc, count(*) FROM temp.citebot_tokens GROUP BY doc")
-            )
             for term, doc, count in self._db.execute(
                 "SELECT term, doc, count(*) FROM temp.citebot_tokens"
                 f" WHERE term IN ({marks}) GROUP BY term, doc",
                 single,
             ):
                 counts.setdefault(term, {})[doc] = count
+        matched = sorted({doc for found in counts.values() for doc in found})
         return sentence_scores(
-            [(holding.get(t, 0), counts.get(t, {})) for t in single], lengths, rows, tokens
+            [(holding.get(t, 0), counts.get(t, {})) for t in single],
+            self._sentence_lengths(matched),
+            rows,
+            tokens,
         )
+
+    def _sentence_lengths(self, ids: list[int]) -> dict[int, int]:
+        """Sentences' lengths in tokens, as FTS5 recorded them when they were indexed (the
+        lengths its bm25() reads): counting a question's candidates' tokens again took 0.4 ms."""
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        found = {
+            int(row): _varint(size)
+            for row, size in self._db.execute(
+                f"SELECT id, sz FROM sentences_fts_docsize WHERE id IN ({marks})", ids
+            )
+        }
+        if len(found) != len(ids):
+            raise IndexUnavailable(
+                "The keyword index has no length for some sentences; rebuild the index with a "
+                "reindex."
+            )
+        return found
 
     def _single_tokens(self, terms: list[str]) -> list[str] | None:
         """The question's terms as FTS5 tokens, or None when one is several (a phrase)."""
@@ -328,3 +347,13 @@ class KeywordReader:
             ).fetchone()
             self._sentence_totals = (int(rows), int(tokens))
         return self._sentence_totals
+
+
+def _varint(blob: bytes) -> int:
+    """The first number of an FTS5 size record: SQLite's varint, seven bits a byte, high first."""
+    value = 0
+    for byte in blob[:8]:
+        value = (value << 7) | (byte & 0x7F)
+        if byte < 0x80:
+            return value
+    return (value << 8) | blob[8]

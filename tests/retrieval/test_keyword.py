@@ -221,6 +221,34 @@ def test_a_postings_file_of_another_size_than_recorded_is_refused(tmp_path: Path
         Store.open(path)
 
 
+def test_sentence_lengths_are_fts5s_own_at_every_size(tmp_path: Path) -> None:
+    # FTS5 records a row's length as a varint: one byte below 128 tokens, more above.
+    sizes = [0, 1, 127, 128, 300, 16_383, 16_384, 40_000]
+    text = " ".join(f"word{i % 50}" for i in range(max(sizes)))
+    spans = [(0, len(" ".join(text.split()[:n]))) for n in sizes]
+    store = Store.create(tmp_path / "s.sqlite")
+    with store.transaction():
+        store.add_article(Article(id="a", title="long", text=text, path="a.txt"))
+        rows = [SentenceRow(i, "a", i, s, e) for i, (s, e) in enumerate(spans)]
+        store.add_sentences(rows, [text[s:e] for s, e in spans])
+    lengths = store._keywords._sentence_lengths(list(range(len(sizes))))
+    assert lengths == dict(enumerate(sizes))
+    store.close()
+
+
+def test_a_sentence_without_a_recorded_length_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite"
+    writer = Store.create(path)
+    fill(writer)
+    writer._db.execute("DELETE FROM sentences_fts_docsize WHERE id = 0")
+    writer.close()
+    damaged = Store.open(path)
+    texts = sentence_texts(damaged, [0, 1])
+    with pytest.raises(IndexUnavailable, match="no length for some sentences; rebuild"):
+        damaged.keyword_sentences(" ".join(texts.values()), texts)
+    damaged.close()
+
+
 def test_the_limit_cuts_through_tied_copies_in_row_order(tmp_path: Path) -> None:
     # Thirty copies of one article score alike: the top 5 must be the first five, as FTS5
     # sorts equal scores, even though the selection only looks at the best postings.
