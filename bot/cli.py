@@ -35,11 +35,19 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("index", help="index the articles folder (incremental)")
     p.add_argument("path", nargs="?", type=Path, help="articles folder (overrides the setting)")
-    p.add_argument(
+    repair = p.add_mutually_exclusive_group()
+    repair.add_argument(
         "--full",
         action="store_true",
         help="embed every article afresh, reusing nothing from the served index (repairs "
         "damage `citebot verify` found)",
+    )
+    repair.add_argument(
+        "--rewrite",
+        action="store_true",
+        help="write every file of the index anew, reusing the vectors that match their "
+        "checksums (repairs damage `citebot verify` found in the FAISS index or the keyword "
+        "postings, without embedding)",
     )
 
     p = sub.add_parser("ask", help="answer one question with a cited sentence")
@@ -110,6 +118,8 @@ def format_report(report: ReindexReport) -> str:
     ]
     if report.full_rebuild:
         lines.append(f"  {report.full_rebuild}")
+    if report.rewritten:
+        lines.append(f"  {report.rewritten}")
     if report.skipped:
         lines.append(f"  skipped {len(report.skipped)}:")
         lines += [f"    {k.path}: {k.reason}" for k in report.skipped]
@@ -129,12 +139,17 @@ def format_verification(verification: Verification) -> str:
         return "\n".join(
             [f"Version {v.version} is intact: every file matches its checksum.", *lines]
         )
+    repair = (
+        "Run `citebot index --rewrite` to write those files anew: the vectors match their "
+        "checksums and are reused, so nothing is embedded again."
+        if v.reusable
+        else "Run `citebot index --full` to rebuild it from the articles."
+    )
     return "\n".join(
         [
             f"Version {v.version} is damaged:",
             *lines,
-            "Run `citebot index --full` to rebuild it from the articles; the damaged version is "
-            "served until the new one is ready.",
+            f"{repair} The damaged version is served until the new one is ready.",
         ]
     )
 
@@ -171,11 +186,11 @@ def answer_json(answer: Answer) -> dict[str, object]:
     }
 
 
-def _cmd_index(settings: Settings, path: Path | None, full: bool) -> int:
+def _cmd_index(settings: Settings, path: Path | None, full: bool, rewrite: bool) -> int:
     engine = _engine(settings.with_overrides(articles_dir=path))
     progress, close = _progress_bar()
     try:
-        report = engine.reindex(progress=progress, full=full)  # type: ignore[arg-type]
+        report = engine.reindex(progress=progress, full=full, rewrite=rewrite)  # type: ignore[arg-type]
     finally:
         close()  # type: ignore[operator]
         engine.close()
@@ -237,7 +252,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             threshold=args.threshold,
         )
         if args.command == "index":
-            return _cmd_index(settings, args.path, args.full)
+            return _cmd_index(settings, args.path, args.full, args.rewrite)
         if args.command == "ask":
             return _cmd_ask(settings, args)
         if args.command == "sources":

@@ -325,6 +325,9 @@ def report_reply(report: ReindexReport) -> Reply:
     if report.full_rebuild:
         why = safe(report.full_rebuild, 600) or "Every article was embedded afresh."
         embed.add_field(name="Rebuilt in full", value=why, inline=False)
+    if report.rewritten:
+        why = safe(report.rewritten, 600) or "Every file was written anew."
+        embed.add_field(name="Rewritten", value=why, inline=False)
     for name, ids in (
         ("Added", report.added),
         ("Changed", report.changed),

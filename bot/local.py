@@ -34,8 +34,10 @@ Type a question to ask it in #general with @citebot, or a slash command:
   /ask QUESTION     the /ask command: answers in the channel
   /sources [PAGE]   the indexed articles, 10 a page
   /status           articles, passages, model, when the index was built
-  /reindex [full]   rebuild the index from the articles folder (you have Manage Server);
-                    full: embed every article afresh, reusing nothing
+  /reindex [full|rewrite]
+                    rebuild the index from the articles folder (you have Manage Server);
+                    full: embed every article afresh, reusing nothing;
+                    rewrite: write every file anew, reusing the vectors that are intact
   /help             this help
   /quit             leave (Ctrl-D works too)"""
 
@@ -144,10 +146,10 @@ async def run_slash(
             return
         options["page"] = int(rest)
     elif name == "reindex" and rest:
-        if rest != "full":
-            write("Usage: /reindex [full]")
+        if rest not in ("full", "rewrite"):
+            write("Usage: /reindex [full|rewrite]")
             return
-        options["full"] = True
+        options[rest] = True
     elif name not in ("sources", "status", "reindex"):
         write(f"Unknown command /{name}; type /help for the list.")
         return

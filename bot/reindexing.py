@@ -71,14 +71,22 @@ class ThrottledProgress:
 
 
 async def reindex_with_progress(
-    engine: Engine, show: Show, *, interval: float = 1.0, full: bool = False
+    engine: Engine,
+    show: Show,
+    *,
+    interval: float = 1.0,
+    full: bool = False,
+    rewrite: bool = False,
 ) -> ReindexReport:
     """Rebuild the index in a worker thread, showing progress through `show`. Questions keep
     being answered from the served index meanwhile: the engine swaps the new one in at the end.
-    `full` embeds every article afresh (see `Engine.reindex`)."""
+    `full` embeds every article afresh, `rewrite` writes every file anew reusing the vectors
+    (see `Engine.reindex`)."""
     progress = ThrottledProgress(show, asyncio.get_running_loop(), interval=interval)
     progress.start()
     try:
-        return await asyncio.to_thread(engine.reindex, progress=progress.report, full=full)
+        return await asyncio.to_thread(
+            engine.reindex, progress=progress.report, full=full, rewrite=rewrite
+        )
     finally:
         await progress.finish()

@@ -28,7 +28,7 @@ from retrieval.checksums import REUSED, verify_version
 from retrieval.dense import IVF_THRESHOLD
 from retrieval.embedding import copied_or_embedded, pooled_vectors, titles_to_embed
 from retrieval.encoder import Encoder
-from retrieval.errors import IndexUnavailable, ReindexInProgress
+from retrieval.errors import IndexUnavailable, ModelMismatch, ReindexInProgress
 from retrieval.index import CURRENT, VERSIONS, IndexVersion, current_version
 from retrieval.loading import load_articles
 from retrieval.pooling import DEFAULT_RECIPE, PassageVectors, embedding_text
@@ -75,10 +75,16 @@ class _Plan(NamedTuple):
     pending: Rows | None  # None when nothing changed since the served version
 
 
-def _plan(articles: list[Article], old: IndexVersion | None, recipe: PassageVectors) -> _Plan:
+def _plan(
+    articles: list[Article],
+    old: IndexVersion | None,
+    recipe: PassageVectors,
+    *,
+    rewrite: bool = False,
+) -> _Plan:
     """What changed since `old`, and the rows of the new version, reusing old's where the text
-    is the same (its passage vectors only when made by `recipe`). Reading a damaged `old`
-    raises sqlite3.DatabaseError."""
+    is the same (its passage vectors only when made by `recipe`); `rewrite` lays out a new
+    version even when nothing changed. Reading a damaged `old` raises sqlite3.DatabaseError."""
     old_hashes = old.store.article_hashes() if old else {}
     new_hashes = {a.id: a.content_hash for a in articles}
     added = tuple(sorted(i for i in new_hashes if i not in old_hashes))
@@ -90,7 +96,7 @@ def _plan(articles: list[Article], old: IndexVersion | None, recipe: PassageVect
     # A version whose keyword index an older citebot wrote is rewritten, reusing every vector:
     # FTS5 scores its questions correctly, but slowly. One whose passage vectors were made by
     # another recipe is rewritten with new passage vectors.
-    if old is not None and not (added or changed or removed) and _current(old, recipe):
+    if old is not None and not (added or changed or removed or rewrite) and _current(old, recipe):
         return _Plan(added, changed, removed, unchanged, None)
     pending = Rows()
     for article in articles:
@@ -108,25 +114,41 @@ def _current(old: IndexVersion, recipe: PassageVectors) -> bool:
 
 # How a report starts the sentence that says why nothing was reused from the served version.
 AFRESH = "Every article was embedded afresh"
+REWRITTEN = "Every file was written anew, reusing the vectors"
 
 
 class _Served(NamedTuple):
     version: IndexVersion | None
     # Why a served version cannot be reused, for the report; None when none was ever built.
     unusable: str | None
+    # Why the version, though its rows and vectors can be reused, cannot be served as it is:
+    # its FAISS index or keyword postings, which every build writes anew, are damaged.
+    unservable: str | None = None
 
 
 def _open_served(index_dir: Path, encoder: Encoder) -> _Served:
     """The served version when it can be reused; a damaged or foreign one means a full build."""
     if not (index_dir / CURRENT).exists():
         return _Served(None, None)  # the first build
+    unusable = f"{AFRESH}: the served version could not be reused."
+    model, dimension = encoder.name, encoder.dimension
     try:
-        version = IndexVersion.open(
-            current_version(index_dir), model=encoder.name, dimension=encoder.dimension
-        )
+        folder = current_version(index_dir)
     except IndexUnavailable as exc:
-        return _Served(None, f"{AFRESH}: the served version could not be reused. {exc}")
-    return _Served(version, None)
+        return _Served(None, f"{unusable} {exc}")
+    try:
+        return _Served(IndexVersion.open(folder, model=model, dimension=dimension), None)
+    except ModelMismatch as exc:
+        return _Served(None, f"{unusable} {exc}")
+    except IndexUnavailable as exc:
+        unservable = f"{REWRITTEN}, as the served version could not be opened. {exc}"
+    # Damage only in the files every build writes anew (the FAISS index, the keyword postings)
+    # still lets a build reuse the version's rows and vectors.
+    try:
+        version = IndexVersion.open(folder, model=model, dimension=dimension, searchable=False)
+    except IndexUnavailable as exc:
+        return _Served(None, f"{unusable} {exc}")
+    return _Served(version, None, unservable)
 
 
 def _damaged_vectors(old: IndexVersion, progress: Progress) -> str | None:
@@ -152,8 +174,11 @@ def _untouched(
     the served version was built from; None when the files must be read to tell."""
     if folder is None:
         return None
-    served = _open_served(index_dir, encoder).version
+    served, _, unservable = _open_served(index_dir, encoder)
     if served is None:
+        return None
+    if unservable is not None:
+        served.close()
         return None
     try:
         meta = served.store.meta()
@@ -181,6 +206,7 @@ def build_index(
     max_bytes: int = 5_000_000,
     ivf_threshold: int = IVF_THRESHOLD,
     full: bool = False,
+    rewrite: bool = False,
     passage_vectors: PassageVectors = DEFAULT_RECIPE,
 ) -> ReindexReport:
     """Index `articles_dir` into a new version of `index_dir`, reusing what has not changed.
@@ -188,7 +214,11 @@ def build_index(
     The served version's vector files are checked against their checksums before any vector is
     copied from them; if one does not match, every article is embedded afresh (the report says
     why). `full` embeds every article afresh even when nothing changed: the repair for damage
-    `verify_version` found in a version that would otherwise be kept as it is.
+    `verify_version` found in a version that would otherwise be kept as it is. `rewrite` writes
+    every file of a new version even when nothing changed, reusing the served version's vectors
+    when they match their checksums: the repair, without embedding, for damage found in the
+    FAISS index or the keyword postings. A served version that cannot be opened because of
+    damage in those two files is rewritten so by any reindex.
     `passage_vectors` says how passage vectors are made (pooling.py); a served version made
     the other way has every passage vector made again.
 
@@ -204,6 +234,7 @@ def build_index(
             max_bytes,
             ivf_threshold,
             full,
+            rewrite,
             passage_vectors,
         )
 
@@ -216,6 +247,7 @@ def _build_locked(
     max_bytes: int,
     ivf_threshold: int,
     full: bool,
+    rewrite: bool,
     recipe: PassageVectors,
 ) -> ReindexReport:
     if not articles_dir.is_dir():
@@ -225,17 +257,21 @@ def _build_locked(
     remove_stale_builds(index_dir)
     # Taken before reading, so a file changed while we read changes the next fingerprint.
     folder = folder_fingerprint(articles_dir, max_bytes, now=time.time())
-    untouched = None if full else _untouched(index_dir, encoder, folder, recipe)
+    untouched = None if full or rewrite else _untouched(index_dir, encoder, folder, recipe)
     if untouched is not None:
         return untouched
     progress("reading", 0, 1)
     loaded = load_articles(articles_dir, max_bytes=max_bytes)
     progress("reading", 1, 1)
     articles = sorted(loaded.articles, key=lambda a: a.id)
-    old, afresh = _open_served(index_dir, encoder)
+    old, afresh, rewritten = _open_served(index_dir, encoder)
+    if rewrite and rewritten is None:
+        rewritten = f"{REWRITTEN}, as a rewrite was asked for."
     try:
         try:
-            added, changed, removed, unchanged, pending = _plan(articles, old, recipe)
+            added, changed, removed, unchanged, pending = _plan(
+                articles, old, recipe, rewrite=rewritten is not None
+            )
         except sqlite3.DatabaseError as exc:
             if old is None:
                 raise
@@ -253,6 +289,8 @@ def _build_locked(
         ):
             # Copied vectors would carry damage into every later version: check them first.
             afresh = _damaged_vectors(old, progress)
+        if old is None or afresh is not None:
+            rewritten = None  # nothing is reused: the report says why, if anything was served
         if old is not None and afresh is not None:
             # What changed is still told against the served version; its rows are not reused.
             old.close()
@@ -331,5 +369,13 @@ def _build_locked(
         stats.close()
     assert manifest.passages == report_stats.passages
     return ReindexReport(
-        added, changed, removed, unchanged, loaded.skipped, embedded, report_stats, afresh
+        added,
+        changed,
+        removed,
+        unchanged,
+        loaded.skipped,
+        embedded,
+        report_stats,
+        afresh,
+        rewritten,
     )

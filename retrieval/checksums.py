@@ -98,6 +98,12 @@ class Verification:
     def ok(self) -> bool:
         return self.verifiable and not self.damaged
 
+    @property
+    def reusable(self) -> bool:
+        """Whether every damaged file is one a build writes anew (not in REUSED): a rewrite
+        reusing the vectors then repairs the version."""
+        return all(f.name not in REUSED for f in self.damaged)
+
 
 def verify_version(
     folder: Path, manifest: Manifest, only: Collection[str] | None = None

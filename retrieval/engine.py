@@ -154,9 +154,12 @@ class Engine:
 
     # --- reindexing ---
 
-    def reindex(self, progress: Progress = _no_progress, *, full: bool = False) -> ReindexReport:
+    def reindex(
+        self, progress: Progress = _no_progress, *, full: bool = False, rewrite: bool = False
+    ) -> ReindexReport:
         """Rebuild incrementally from the articles folder, then serve the new version; `full`
-        embeds every article afresh, reusing nothing (see `build_index`)."""
+        embeds every article afresh, reusing nothing; `rewrite` writes every file anew, reusing
+        the vectors that match their checksums (see `build_index`)."""
         report = build_index(
             self.articles_dir,
             self.index_dir,
@@ -164,6 +167,7 @@ class Engine:
             progress=progress,
             max_bytes=self.max_bytes,
             full=full,
+            rewrite=rewrite,
             passage_vectors=self.passage_vectors,
         )
         served = self._served

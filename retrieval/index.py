@@ -194,8 +194,15 @@ class IndexVersion:
         self.sentence_vectors.close()
 
     @classmethod
-    def open(cls, folder: Path, *, model: str, dimension: int) -> IndexVersion:
-        """Open and check a version; IndexUnavailable (or ModelMismatch) says what to do."""
+    def open(
+        cls, folder: Path, *, model: str, dimension: int, searchable: bool = True
+    ) -> IndexVersion:
+        """Open and check a version; IndexUnavailable (or ModelMismatch) says what to do.
+
+        `searchable=False` opens it for a build to reuse its rows and vectors only: the FAISS
+        index and the keyword postings, which every build writes anew, are neither opened nor
+        checked (dense search then scans the vector file).
+        """
         manifest = Manifest.read(folder / MANIFEST)
         if manifest.format != FORMAT:
             raise IndexUnavailable(
@@ -209,7 +216,7 @@ class IndexVersion:
                 "it with the configured model, or set CITEBOT_MODEL (and CITEBOT_ENCODER) back."
             )
         try:
-            store = Store.open(folder / DATABASE)
+            store = Store.open(folder / DATABASE, postings=searchable)
         except sqlite3.Error as exc:
             raise IndexUnavailable(
                 f"The index database in {folder} is damaged ({exc}); rebuild it with a reindex."
@@ -233,7 +240,7 @@ class IndexVersion:
                 raise IndexUnavailable(
                     f"The index in {folder} does not match its manifest; rebuild it with a reindex."
                 )
-            if manifest.dense == "ivf":
+            if manifest.dense == "ivf" and searchable:
                 dense = _load_faiss(folder / PASSAGE_FAISS, passages)
             else:
                 dense = DenseIndex.exact(passage_vectors.mapped())

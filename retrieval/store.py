@@ -95,9 +95,10 @@ class Store:
         return cls(db, path)
 
     @classmethod
-    def open(cls, path: Path) -> Store:
+    def open(cls, path: Path, *, postings: bool = True) -> Store:
         """Open read-only; raises sqlite3.DatabaseError when the file is not a citebot store,
-        IndexUnavailable when its postings file is missing or cut short."""
+        IndexUnavailable when its postings file is missing or cut short (checked only when
+        `postings`: a build reusing the store's rows reads no postings)."""
         uri = path.resolve().as_uri() + "?mode=ro"
         db = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
         try:
@@ -107,6 +108,8 @@ class Store:
         except sqlite3.DatabaseError:
             db.close()
             raise
+        if not postings:
+            return store
         try:
             store._keywords.open_postings()
         except BaseException:

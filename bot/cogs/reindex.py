@@ -21,10 +21,15 @@ class Reindex(commands.Cog):
     @app_commands.guild_only()
     @app_commands.default_permissions(manage_guild=True)
     @app_commands.describe(
-        full="Embed every article afresh, reusing nothing: repairs damage `citebot verify` found"
+        full="Embed every article afresh, reusing nothing: repairs damage `citebot verify` found",
+        rewrite="Write every file anew, reusing intact vectors: repairs a damaged FAISS index or "
+        "postings",
     )
     async def reindex(
-        self, interaction: discord.Interaction[CitebotBot], full: bool = False
+        self,
+        interaction: discord.Interaction[CitebotBot],
+        full: bool = False,
+        rewrite: bool = False,
     ) -> None:
         """Rebuild the index from the articles folder (Manage Server or the admin role)."""
         refusal = None
@@ -49,7 +54,11 @@ class Reindex(commands.Cog):
 
             try:
                 report = await reindex_with_progress(
-                    self.bot.engine, show, interval=self.bot.progress_interval, full=full
+                    self.bot.engine,
+                    show,
+                    interval=self.bot.progress_interval,
+                    full=full,
+                    rewrite=rewrite,
                 )
             except Exception as exc:
                 reply = Reply(content=error_reply(exc))

@@ -64,6 +64,7 @@ def test_chat_session(workdir: Path) -> None:
         "/sources 7",
         "/sources 0",
         "/reindex full",
+        "/reindex rewrite",
         "/reindex everything",
         "/frobnicate",
         "/help",
@@ -91,7 +92,9 @@ def test_chat_session(workdir: Path) -> None:
     assert "outside 1..100000" in blocks["/sources 0"]
     assert "Rebuilt in full" in blocks["/reindex full"]
     assert "added 0, changed 0, removed 0, unchanged 3, skipped 0" in blocks["/reindex full"]
-    assert "Usage: /reindex [full]" in blocks["/reindex everything"]
+    assert "│ Rewritten" in blocks["/reindex rewrite"]
+    assert "unchanged 3, skipped 0" in blocks["/reindex rewrite"]
+    assert "Usage: /reindex [full|rewrite]" in blocks["/reindex everything"]
     assert "Unknown command /frobnicate" in blocks["/frobnicate"]
     assert "/reindex" in blocks["/help"]
     assert "never read" not in out

@@ -252,5 +252,13 @@ async def test_a_damaged_index_is_explained_and_repaired_by_an_admin_reindex(
     assert repaired.original is not None
     assert repaired.original.embeds[0]["title"] == "Reindex finished"
     fields = {f["name"]: f["value"] for f in repaired.original.embeds[0]["fields"]}
-    assert fields["Rebuilt in full"].startswith("Every article was embedded afresh: the served")
+    if ivf:  # damage only in a file every build writes anew: every vector is reused
+        assert "Rebuilt in full" not in fields
+        assert fields["Rewritten"].startswith(
+            "Every file was written anew, reusing the vectors, as the served version could not "
+            "be opened. The FAISS file"
+        )
+        assert "; 0 new passage vectors." in repaired.original.embeds[0]["description"]
+    else:
+        assert fields["Rebuilt in full"].startswith("Every article was embedded afresh: the served")
     assert "planning to visit Japan" in after[0].embeds[0]["description"]

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from retrieval.index import MANIFEST, SENTENCE_VECTORS, current_version
+from retrieval.index import KEYWORD_POSTINGS, MANIFEST, SENTENCE_VECTORS, current_version
 from tests.conftest import SEEDS, write_corpus
 
 LEE = (
@@ -102,6 +102,34 @@ def test_verify_names_a_damaged_file_and_index_full_repairs_it(tmp_path: Path) -
     done = citebot("--index", "elsewhere", "verify", cwd=tmp_path)
     assert done.returncode == 1
     assert "No index has been built" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_verify_advises_a_rewrite_for_damaged_postings_and_index_rewrite_repairs_it(
+    tmp_path: Path,
+) -> None:
+    write_corpus(tmp_path / "articles")
+    (tmp_path / ".env").write_text("CITEBOT_MODEL=fake\nCITEBOT_ARTICLES_DIR=articles\n")
+    assert citebot("index", cwd=tmp_path).returncode == 0
+    postings = current_version(tmp_path / "index") / KEYWORD_POSTINGS
+    data = bytearray(postings.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    postings.write_bytes(bytes(data))
+
+    done = citebot("verify", cwd=tmp_path)
+    assert done.returncode == 1
+    assert "  citebot.postings: does not match the checksum" in done.stdout
+    assert "Run `citebot index --rewrite` to write those files anew" in done.stdout
+
+    done = citebot("index", "--full", "--rewrite", cwd=tmp_path)
+    assert done.returncode == 2 and "not allowed with argument" in done.stderr
+
+    done = citebot("index", "--rewrite", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "unchanged 3; 0 new passage vectors" in done.stdout
+    assert "Every file was written anew, reusing the vectors, as a rewrite was asked for." in (
+        done.stdout
+    )
+    assert citebot("verify", cwd=tmp_path).returncode == 0
 
 
 def test_passage_vectors_setting_reaches_the_build(tmp_path: Path) -> None:

@@ -220,3 +220,23 @@ async def test_a_full_reindex_embeds_every_article_afresh(
         == "Every article was embedded afresh, as a full rebuild was asked for."
     )
     assert "Rebuilt in full" not in {f["name"] for f in plain_embed["fields"]}
+
+
+async def test_a_rewrite_writes_a_new_version_reusing_every_vector(
+    run_bot: Run, fake_engine: Engine
+) -> None:
+    # The repair for damage `citebot verify` found in the FAISS index or the keyword postings.
+    before = fake_engine.stats().version
+    async with run_bot() as session:
+        run = await wait_finished(
+            await session.invoke("reindex", {"rewrite": True}, user=session.users.mod)
+        )
+    assert run.original is not None
+    embed = run.original.embeds[0]
+    assert "; 0 new passage vectors." in embed["description"]
+    fields = {f["name"]: f["value"] for f in embed["fields"]}
+    assert fields["Rewritten"] == (
+        "Every file was written anew, reusing the vectors, as a rewrite was asked for."
+    )
+    assert "Rebuilt in full" not in fields
+    assert fake_engine.stats().version != before

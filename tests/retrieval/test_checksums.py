@@ -263,6 +263,74 @@ def test_a_full_reindex_repairs_a_version_when_no_article_changed(
     engine.close()
 
 
+def change_the_faiss_lists(version: Path) -> None:
+    """Change a byte in the middle of the FAISS file (its lists), keeping the file's size."""
+    with open(version / PASSAGE_FAISS, "r+b") as handle:
+        handle.seek(handle.seek(0, 2) // 2)
+        byte = handle.read(1)
+        handle.seek(-1, 1)
+        handle.write(bytes([byte[0] ^ 0xFF]))
+
+
+@pytest.mark.parametrize(
+    ("change", "name"),
+    [(change_the_faiss_lists, PASSAGE_FAISS), (change_a_posting, KEYWORD_POSTINGS)],
+    ids=["faiss", "postings"],
+)
+def test_a_rewrite_repairs_the_files_every_build_writes_reusing_every_vector(
+    tmp_path: Path, change: Callable[[Path], None], name: str
+) -> None:
+    articles = write_corpus(
+        tmp_path / "articles",
+        {
+            f"town{n:02}.txt": f"Town {n}\nThe mayor of town {n} opened bridge {n}."
+            for n in range(20)
+        },
+    )
+    index = tmp_path / "index"
+    build_index(articles, index, FakeEncoder(), ivf_threshold=16)
+    damaged = current_version(index)
+    change(damaged)
+    found = verify_served(index)
+    assert [f.name for f in found.damaged] == [name] and found.reusable
+    before = {v: np.load(damaged / v) for v in (PASSAGE_VECTORS, SENTENCE_VECTORS)}
+
+    counting = CountingEncoder(FakeEncoder())
+    report = build_index(articles, index, counting, ivf_threshold=16, rewrite=True)
+    assert (
+        report.rewritten
+        == "Every file was written anew, reusing the vectors, as a rewrite was asked for."
+    )
+    assert report.full_rebuild is None and report.embedded_passages == 0 and counting.texts == []
+    repaired = current_version(index)
+    assert repaired != damaged and verify_served(index).ok
+    for vectors, rows in before.items():
+        assert np.array_equal(np.load(repaired / vectors), rows)
+    engine = Engine(index, articles, FakeEncoder())
+    assert engine.load(), engine.unavailable_reason
+    answer = engine.ask("Who opened bridge 7 in town 7?")
+    assert answer.citation is not None and answer.citation.snippet == (
+        "The mayor of town 7 opened bridge 7."
+    )
+    engine.close()
+
+
+def test_a_rewrite_over_damaged_vectors_embeds_every_article_afresh(
+    corpus: Path, tmp_path: Path, fake_encoder: CountingEncoder
+) -> None:
+    index = tmp_path / "index"
+    everything, _ = fresh_build(corpus, index)
+    change_middle_row(current_version(index), SENTENCE_VECTORS)
+    assert not verify_served(index).reusable
+
+    report = build_index(corpus, index, fake_encoder, rewrite=True)
+    assert report.rewritten is None
+    assert report.full_rebuild is not None
+    assert f"{SENTENCE_VECTORS}: does not match the checksum" in report.full_rebuild
+    assert sorted(fake_encoder.texts) == sorted(everything)
+    assert verify_served(index).ok
+
+
 def strip_checksums(version: Path) -> None:
     """Make the manifest one written before checksums were recorded."""
     data = json.loads((version / MANIFEST).read_text())
