@@ -127,7 +127,9 @@ class _Served(NamedTuple):
 
 
 def _open_served(index_dir: Path, encoder: Encoder) -> _Served:
-    """The served version when it can be reused; a damaged or foreign one means a full build."""
+    """The served version when it can be reused; a damaged or foreign one means a full build.
+    One whose only damage is in its FAISS index or keyword postings is opened for its rows and
+    vectors alone, and `unservable` says why it must be written anew."""
     if not (index_dir / CURRENT).exists():
         return _Served(None, None)  # the first build
     unusable = f"{AFRESH}: the served version could not be reused."
