@@ -170,14 +170,19 @@ def test_sentence_scores_equal_fts5_bm25(store: Store, question: str) -> None:
         assert ours[key] == pytest.approx(score, rel=1e-12)
 
 
-def test_a_store_without_postings_is_scored_by_fts5(tmp_path: Path, store: Store) -> None:
-    path = tmp_path / "old.sqlite"
+def written(path: Path, *changes: str) -> Path:
+    """A store filled by `fill` at `path`, then changed by the SQL statements `changes`."""
     writer = Store.create(path)
     fill(writer)
-    for table in ("keyword_postings", "keyword_lengths", "keyword_terms", "keyword_totals"):
-        writer._db.execute(f"DROP TABLE {table}")
+    for sql in changes:
+        writer._db.execute(sql)
     writer.close()
-    old = Store.open(path)
+    return path
+
+
+def test_a_store_without_postings_is_scored_by_fts5(tmp_path: Path, store: Store) -> None:
+    tables = ("keyword_postings", "keyword_lengths", "keyword_terms", "keyword_totals")
+    old = Store.open(written(tmp_path / "old.sqlite", *(f"DROP TABLE {t}" for t in tables)))
     texts = sentence_texts(store, list(range(0, 200, 3)))
     for question in QUESTIONS[:4]:
         assert [i for i, _ in old.keyword_passages(question, 20)] == [
@@ -191,24 +196,17 @@ def test_a_store_without_postings_is_scored_by_fts5(tmp_path: Path, store: Store
 
 
 def test_a_store_with_postings_in_sqlite_is_scored_by_fts5(tmp_path: Path, store: Store) -> None:
-    path = tmp_path / "counts.sqlite"
-    writer = Store.create(path)
-    fill(writer)
     # The layouts of earlier citebots kept each term's postings in SQLite (counts, then
     # impacts), in columns where `start` and `count` are now.
-    writer._db.execute("ALTER TABLE keyword_postings RENAME COLUMN start TO rows")
-    writer.close()
-    old = Store.open(path)
+    renamed = "ALTER TABLE keyword_postings RENAME COLUMN start TO rows"
+    old = Store.open(written(tmp_path / "counts.sqlite", renamed))
     for question in QUESTIONS[:4]:
         assert old.keyword_passages(question, 20) == fts_passages(old, question, 20)
     old.close()
 
 
 def test_a_postings_file_of_another_size_than_recorded_is_refused(tmp_path: Path) -> None:
-    path = tmp_path / "s.sqlite"
-    writer = Store.create(path)
-    fill(writer)
-    writer.close()
+    path = written(tmp_path / "s.sqlite")
     postings = postings_path(path)
     postings.write_bytes(postings.read_bytes() + b"\0" * 8)
     with pytest.raises(IndexUnavailable, match=r"hold [\d,]+ bytes, not the [\d,]+ written"):
@@ -237,12 +235,8 @@ def test_sentence_lengths_are_fts5s_own_at_every_size(tmp_path: Path) -> None:
 
 
 def test_a_sentence_without_a_recorded_length_is_refused(tmp_path: Path) -> None:
-    path = tmp_path / "s.sqlite"
-    writer = Store.create(path)
-    fill(writer)
-    writer._db.execute("DELETE FROM sentences_fts_docsize WHERE id = 0")
-    writer.close()
-    damaged = Store.open(path)
+    unrecorded = "DELETE FROM sentences_fts_docsize WHERE id = 0"
+    damaged = Store.open(written(tmp_path / "s.sqlite", unrecorded))
     texts = sentence_texts(damaged, [0, 1])
     with pytest.raises(IndexUnavailable, match="no length for some sentences; rebuild"):
         damaged.keyword_sentences(" ".join(texts.values()), texts)
