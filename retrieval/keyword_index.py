@@ -266,9 +266,11 @@ class KeywordReader:
             )
         }
         if len(found) != len(ids):
+            # Damage inside the SQLite file, which its checksum finds; a plain reindex with
+            # no article changed would keep the version as it is.
             raise IndexUnavailable(
-                "The keyword index has no length for some sentences; rebuild the index with a "
-                "reindex."
+                "The keyword index has no length for some sentences; rebuild the index in full "
+                "(`citebot index --full`, or /reindex full:True)."
             )
         return found
 

@@ -140,6 +140,6 @@ class ReindexReport:
     # its unchanged articles' vectors were reused, or there was none (the first build).
     full_rebuild: str | None = None
     # Why every file was written anew though the vectors were reused ("Every file was written
-    # anew, reusing the vectors: …"): the served version's FAISS index or keyword postings
+    # anew, reusing the vectors, as …"): the served version's FAISS index or keyword postings
     # could not be opened, or a rewrite was asked for; None otherwise.
     rewritten: str | None = None

@@ -238,7 +238,9 @@ def test_a_sentence_without_a_recorded_length_is_refused(tmp_path: Path) -> None
     unrecorded = "DELETE FROM sentences_fts_docsize WHERE id = 0"
     damaged = Store.open(written(tmp_path / "s.sqlite", unrecorded))
     texts = sentence_texts(damaged, [0, 1])
-    with pytest.raises(IndexUnavailable, match="no length for some sentences; rebuild"):
+    with pytest.raises(
+        IndexUnavailable, match="no length for some sentences; rebuild the index in full"
+    ):
         damaged.keyword_sentences(" ".join(texts.values()), texts)
     damaged.close()
 
