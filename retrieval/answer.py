@@ -8,7 +8,6 @@ The plain modes keep to their own signal so they stay honest baselines.
 
 from __future__ import annotations
 
-import itertools
 import re
 from dataclasses import dataclass
 
@@ -17,10 +16,10 @@ import numpy as np
 from retrieval.dates import resolve_relative
 from retrieval.encoder import Encoder
 from retrieval.index import IndexVersion
+from retrieval.overlap import bigram_share, bigrams, entity_coverage, term_coverage
 from retrieval.questions import Kind, offers, question_kind
 from retrieval.search import Ranked, rank_passages
 from retrieval.store import PassageRow
-from retrieval.terms import keyword_terms
 from retrieval.types import Answer, Article, Citation, Mode, Source
 
 DEFAULT_THRESHOLD = 0.3
@@ -58,20 +57,6 @@ def source_of(article: Article) -> Source:
     )
 
 
-def _stem(word: str) -> str:
-    # Enough folding for coverage ("visiting"/"visit", "phones"/"phone"); BM25 does the real work.
-    return word[:5]
-
-
-def term_coverage(question: str, text: str) -> float:
-    """Share of the question's content words that the text contains."""
-    terms = {_stem(t) for t in keyword_terms(question)}
-    if not terms:
-        return 0.0
-    words = {_stem(w) for w in re.findall(r"\w+", text.lower())}
-    return len(terms & words) / len(terms)
-
-
 # A sentence opening with one of these leans on the one before ("He", "In this way"): the
 # citation then quotes both, so it reads on its own and still is one verbatim span.
 _ANAPHORA = re.compile(
@@ -79,69 +64,6 @@ _ANAPHORA = re.compile(
     r"|also|thus|therefore|then|both|each|in this way|as a result|the latter|the former)\b",
     re.IGNORECASE,
 )
-_ENTITY = re.compile(r"\b(?:[A-Z][\w'’.-]*[A-Za-z0-9]|[A-Z]|\d[\d,.]*\d|\d)\b")
-_QUESTION_WORDS = frozenset(
-    {
-        "what",
-        "when",
-        "where",
-        "who",
-        "whom",
-        "whose",
-        "which",
-        "why",
-        "how",
-        "is",
-        "are",
-        "was",
-        "were",
-        "do",
-        "does",
-        "did",
-        "can",
-        "could",
-        "will",
-        "would",
-        "should",
-        "has",
-        "have",
-        "had",
-        "in",
-        "on",
-        "at",
-        "of",
-        "the",
-        "a",
-        "an",
-    }
-)
-
-
-def question_entities(question: str) -> set[str]:
-    """Names and numbers a question asks about: capitalised words past its first, and figures."""
-    words = _ENTITY.findall(question)
-    first = re.match(r"\W*(\w+)", question)
-    skip = first.group(1) if first else None
-    return {w for w in words if w != skip and w.lower() not in _QUESTION_WORDS}
-
-
-def _entity_keys(entity: str) -> list[str]:
-    # "Romans" finds "Roman", "Germany" finds "German", "Indian's" finds "India": names are
-    # compared by their first five letters, part by part ("Cretaceous-Paleogene").
-    entity = re.sub(r"['’]s$", "", entity)
-    parts = re.findall(r"\d[\d,.]*\d|\d|[^\W\d_]+", entity)
-    return [p if p[0].isdigit() else p.lower()[:5] for p in parts]
-
-
-def entity_coverage(question: str, text: str) -> float:
-    """Share of the question's names and numbers that the text mentions (1 when it names none)."""
-    entities = question_entities(question)
-    if not entities:
-        return 1.0
-    words = re.findall(r"\d[\d,.]*\d|\d|[^\W\d_]+", text)
-    known = {w if w[0].isdigit() else w.lower()[:5] for w in words}
-    found = sum(1 for e in entities if all(k in known for k in _entity_keys(e)))
-    return found / len(entities)
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,7 +235,7 @@ def candidate_features(
     lexical = version.store.keyword_sentences(question, texts) if mode != "dense" else {}
     top_lexical = max(lexical.values(), default=0.0) or 1.0
     kind = question_kind(question)
-    asked = _bigrams(question)
+    asked = bigrams(question)
     out = []
     for sid, cos in zip(ids, cosines.tolist(), strict=True):
         sentence = sentences[sid]
@@ -330,7 +252,7 @@ def candidate_features(
                 prior=prior[sid],
                 passage_cosine=p_cos[sid],
                 offers=offers(kind, text, question),
-                bigrams=_bigram_share(asked, text),
+                bigrams=bigram_share(asked, text),
                 kind=kind,
             )
         )
@@ -356,23 +278,6 @@ def sentence_score(f: Features, mode: Mode) -> float:
 # How much holding the asked-for kind counts: a time or a figure is told apart reliably; a
 # capitalised word is only a rough sign of a name.
 _OFFER_WEIGHT: dict[Kind, float] = {"when": 0.3, "number": 0.15, "who": 0.2, "where": 0.1}
-
-
-def _bigrams(text: str) -> set[tuple[str, str]]:
-    words = [_stem(w) for w in keyword_terms(text)]
-    return set(itertools.pairwise(words))
-
-
-def _bigram_share(asked: set[tuple[str, str]], text: str) -> float:
-    """Share of the question's word pairs (`asked`) that the text also holds."""
-    if not asked:
-        return 0.0
-    # Each half of a pair is the start of a word of the lower-cased text: a sentence lacking
-    # either half of every pair holds none, and is not cut into words (most candidates).
-    lowered = text.lower()
-    if not any(first in lowered and second in lowered for first, second in asked):
-        return 0.0
-    return len(asked & _bigrams(text)) / len(asked)
 
 
 def _choose_sentence(candidates: Candidates, mode: Mode) -> _Candidate | None:

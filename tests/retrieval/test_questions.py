@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from retrieval.answer import entity_coverage, question_entities
 from retrieval.dates import resolve_relative
+from retrieval.overlap import entity_coverage, question_entities
 from retrieval.questions import offers, question_kind
 
 
