@@ -114,15 +114,39 @@ def _current(old: IndexVersion, recipe: PassageVectors) -> bool:
 
 # How a report starts the sentence that says why nothing was reused from the served version.
 AFRESH = "Every article was embedded afresh"
-REWRITTEN = "Every file was written anew, reusing the vectors"
+# Why every file of a new version was written though nothing changed (the end of "Every file
+# was written anew, reusing the vectors, as …").
+ASKED = "a rewrite was asked for."
+UNOPENABLE = "the served version could not be opened."
+
+
+def _reuse_note(
+    rewrite_why: str | None, served: PassageVectors | None, recipe: PassageVectors
+) -> str | None:
+    """What a report says was reused, when a version was written anew though its vectors were
+    reused: because a rewrite was needed (`rewrite_why`), or because passage vectors are now
+    made by `recipe` where the served version's were made by `served`."""
+    renewed = served is not None and served != recipe
+    notes = []
+    if rewrite_why is not None:
+        reused = "the sentence vectors" if renewed else "the vectors"
+        notes.append(f"Every file was written anew, reusing {reused}, as {rewrite_why}")
+    if renewed:
+        made = "pooled from the sentence vectors" if recipe == "pooled" else "embedded whole"
+        notes.append(
+            f"Every passage vector was made anew ({made}): they are now {recipe} "
+            f"(CITEBOT_PASSAGE_VECTORS), the served version's were {served}."
+        )
+    return " ".join(notes) or None
 
 
 class _Served(NamedTuple):
     version: IndexVersion | None
     # Why a served version cannot be reused, for the report; None when none was ever built.
     unusable: str | None
-    # Why the version, though its rows and vectors can be reused, cannot be served as it is:
-    # its FAISS index or keyword postings, which every build writes anew, are damaged.
+    # Why the version, though its rows and vectors can be reused, cannot be served as it is
+    # ("the served version could not be opened. …"): its FAISS index or keyword postings,
+    # which every build writes anew, are damaged.
     unservable: str | None = None
 
 
@@ -143,7 +167,7 @@ def _open_served(index_dir: Path, encoder: Encoder) -> _Served:
     except ModelMismatch as exc:
         return _Served(None, f"{unusable} {exc}")
     except IndexUnavailable as exc:
-        unservable = f"{REWRITTEN}, as the served version could not be opened. {exc}"
+        unservable = f"{UNOPENABLE} {exc}"
     # Damage only in the files every build writes anew (the FAISS index, the keyword postings)
     # still lets a build reuse the version's rows and vectors.
     try:
@@ -266,13 +290,13 @@ def _build_locked(
     loaded = load_articles(articles_dir, max_bytes=max_bytes)
     progress("reading", 1, 1)
     articles = sorted(loaded.articles, key=lambda a: a.id)
-    old, afresh, rewritten = _open_served(index_dir, encoder)
-    if rewrite and rewritten is None:
-        rewritten = f"{REWRITTEN}, as a rewrite was asked for."
+    old, afresh, rewrite_why = _open_served(index_dir, encoder)
+    if rewrite and rewrite_why is None:
+        rewrite_why = ASKED
     try:
         try:
             added, changed, removed, unchanged, pending = _plan(
-                articles, old, recipe, rewrite=rewritten is not None
+                articles, old, recipe, rewrite=rewrite_why is not None
             )
         except sqlite3.DatabaseError as exc:
             if old is None:
@@ -292,7 +316,7 @@ def _build_locked(
             # Copied vectors would carry damage into every later version: check them first.
             afresh = _damaged_vectors(old, progress)
         if old is None or afresh is not None:
-            rewritten = None  # nothing is reused: the report says why, if anything was served
+            rewrite_why = None  # nothing is reused: the report says why, if anything was served
         if old is not None and afresh is not None:
             # What changed is still told against the served version; its rows are not reused.
             old.close()
@@ -304,6 +328,7 @@ def _build_locked(
             remove_old_versions(index_dir, keep={old.name})
             return ReindexReport(added, changed, removed, unchanged, loaded.skipped, 0, old.stats())
 
+        rewritten = _reuse_note(rewrite_why, old.manifest.passage_vectors if old else None, recipe)
         titles = {a.id: a.title for a in articles}
         new_passages = np.flatnonzero(np.asarray(pending.passage_source, dtype=np.int64) == EMBED)
         new_titles = titles_to_embed(pending, titles, new_passages) if recipe == "pooled" else {}

@@ -141,5 +141,6 @@ class ReindexReport:
     full_rebuild: str | None = None
     # Why every file was written anew though the vectors were reused ("Every file was written
     # anew, reusing the vectors, as …"): the served version's FAISS index or keyword postings
-    # could not be opened, or a rewrite was asked for; None otherwise.
+    # could not be opened, or a rewrite was asked for; and why every passage vector was made
+    # anew though its text was unchanged (they are now made another way); None otherwise.
     rewritten: str | None = None

@@ -129,16 +129,26 @@ def test_changing_the_recipe_remakes_every_passage_vector_and_embeds_no_sentence
     assert manifest.passage_vectors == "pooled"
     assert sorted(fake_encoder.texts) == ["Chipmaker expands", "Floods in Valencia"]
     assert report.embedded_passages == manifest.passages and report.unchanged == 3
+    assert report.rewritten == (
+        "Every passage vector was made anew (pooled from the sentence vectors): they are now "
+        "pooled (CITEBOT_PASSAGE_VECTORS), the served version's were embedded."
+    )
     np.testing.assert_array_equal(sentences, first_sentences)
     np.testing.assert_allclose(
         passages, expected_pooled(sentences, windows, FakeEncoder()), atol=1e-6
     )
 
     fake_encoder.texts.clear()
-    build_index(corpus, index, fake_encoder, passage_vectors="embedded")
+    report = build_index(corpus, index, fake_encoder, passage_vectors="embedded", rewrite=True)
     manifest, passages, _, windows = vectors(index)
     whole = [embedding_text(title, text) for _, _, text, title in windows]
     assert manifest.passage_vectors == "embedded" and sorted(fake_encoder.texts) == sorted(whole)
+    # Asked for a rewrite, it says what it could not reuse.
+    assert report.rewritten == (
+        "Every file was written anew, reusing the sentence vectors, as a rewrite was asked for. "
+        "Every passage vector was made anew (embedded whole): they are now embedded "
+        "(CITEBOT_PASSAGE_VECTORS), the served version's were pooled."
+    )
 
 
 def test_an_incremental_pooled_reindex_embeds_only_the_new_articles_sentences_and_title(
