@@ -5,8 +5,8 @@ rows and vectors (copied, never re-embedded); new and changed ones are split and
 removed ones are simply not copied, so they vanish from the dense and the keyword index alike.
 Vectors are copied only from vector files that still match the checksums recorded when they were
 written (checksums.py): damage is never carried into a new version.
-The rows are laid out by rows.py, their vectors made by embedding.py; publishing.py writes the
-version and swaps it in.
+What may be reused from the served version is decided by served.py. The rows are laid out by
+rows.py, their vectors made by embedding.py; publishing.py writes the version and swaps it in.
 """
 
 from __future__ import annotations
@@ -24,12 +24,11 @@ from typing import NamedTuple
 
 import numpy as np
 
-from retrieval.checksums import REUSED, verify_version
 from retrieval.dense import IVF_THRESHOLD
 from retrieval.embedding import copied_or_embedded, pooled_vectors, titles_to_embed
 from retrieval.encoder import Encoder
-from retrieval.errors import IndexUnavailable, ModelMismatch, ReindexInProgress
-from retrieval.index import CURRENT, VERSIONS, IndexVersion, current_version
+from retrieval.errors import IndexUnavailable, ReindexInProgress
+from retrieval.index import VERSIONS, IndexVersion
 from retrieval.loading import load_articles
 from retrieval.pooling import DEFAULT_RECIPE, PassageVectors, embedding_text
 from retrieval.publishing import (
@@ -40,6 +39,7 @@ from retrieval.publishing import (
     remove_stale_builds,
 )
 from retrieval.rows import EMBED, Rows
+from retrieval.served import AFRESH, ASKED, damaged_vectors, open_served, reuse_note
 from retrieval.snapshot import fingerprint as folder_fingerprint
 from retrieval.types import Article, ReindexReport, Skipped
 
@@ -112,87 +112,6 @@ def _current(old: IndexVersion, recipe: PassageVectors) -> bool:
     return old.store.keyword_index_current and old.manifest.passage_vectors == recipe
 
 
-# How a report starts the sentence that says why nothing was reused from the served version.
-AFRESH = "Every article was embedded afresh"
-# Why every file of a new version was written though nothing changed (the end of "Every file
-# was written anew, reusing the vectors, as …").
-ASKED = "a rewrite was asked for."
-UNOPENABLE = "the served version could not be opened."
-
-
-def _reuse_note(
-    rewrite_why: str | None, served: PassageVectors | None, recipe: PassageVectors
-) -> str | None:
-    """What a report says was reused, when a version was written anew though its vectors were
-    reused: because a rewrite was needed (`rewrite_why`), or because passage vectors are now
-    made by `recipe` where the served version's were made by `served`."""
-    renewed = served is not None and served != recipe
-    notes = []
-    if rewrite_why is not None:
-        reused = "the sentence vectors" if renewed else "the vectors"
-        notes.append(f"Every file was written anew, reusing {reused}, as {rewrite_why}")
-    if renewed:
-        made = "pooled from the sentence vectors" if recipe == "pooled" else "embedded whole"
-        notes.append(
-            f"Every passage vector was made anew ({made}): they are now {recipe} "
-            f"(CITEBOT_PASSAGE_VECTORS), the served version's were {served}."
-        )
-    return " ".join(notes) or None
-
-
-class _Served(NamedTuple):
-    version: IndexVersion | None
-    # Why a served version cannot be reused, for the report; None when none was ever built.
-    unusable: str | None
-    # Why the version, though its rows and vectors can be reused, cannot be served as it is
-    # ("the served version could not be opened. …"): its FAISS index or keyword postings,
-    # which every build writes anew, are damaged.
-    unservable: str | None = None
-
-
-def _open_served(index_dir: Path, encoder: Encoder) -> _Served:
-    """The served version when it can be reused; a damaged or foreign one means a full build.
-    One whose only damage is in its FAISS index or keyword postings is opened for its rows and
-    vectors alone, and `unservable` says why it must be written anew."""
-    if not (index_dir / CURRENT).exists():
-        return _Served(None, None)  # the first build
-    unusable = f"{AFRESH}: the served version could not be reused."
-    model, dimension = encoder.name, encoder.dimension
-    try:
-        folder = current_version(index_dir)
-    except IndexUnavailable as exc:
-        return _Served(None, f"{unusable} {exc}")
-    try:
-        return _Served(IndexVersion.open(folder, model=model, dimension=dimension), None)
-    except ModelMismatch as exc:
-        return _Served(None, f"{unusable} {exc}")
-    except IndexUnavailable as exc:
-        unservable = f"{UNOPENABLE} {exc}"
-    # Damage only in the files every build writes anew (the FAISS index, the keyword postings)
-    # still lets a build reuse the version's rows and vectors.
-    try:
-        version = IndexVersion.open(folder, model=model, dimension=dimension, searchable=False)
-    except IndexUnavailable as exc:
-        return _Served(None, f"{unusable} {exc}")
-    return _Served(version, None, unservable)
-
-
-def _damaged_vectors(old: IndexVersion, progress: Progress) -> str | None:
-    """Why `old`'s vectors must not be copied: a file the build reads from it (checksums.REUSED)
-    that no longer matches the checksum recorded when it was built. None when all match, or
-    when `old` predates checksums."""
-    progress("checking", 0, 1)
-    verification = verify_version(old.folder, old.manifest, only=REUSED)
-    progress("checking", 1, 1)
-    if not verification.damaged:
-        return None
-    found = "; ".join(f.describe() for f in verification.damaged)
-    return (
-        f"{AFRESH}: the served version {old.name} is damaged ({found}), so nothing was reused "
-        "from it."
-    )
-
-
 def _untouched(
     index_dir: Path, encoder: Encoder, folder: str | None, recipe: PassageVectors
 ) -> ReindexReport | None:
@@ -200,7 +119,7 @@ def _untouched(
     the served version was built from; None when the files must be read to tell."""
     if folder is None:
         return None
-    served, _, unservable = _open_served(index_dir, encoder)
+    served, _, unservable = open_served(index_dir, encoder)
     if served is None:
         return None
     if unservable is not None:
@@ -290,7 +209,7 @@ def _build_locked(
     loaded = load_articles(articles_dir, max_bytes=max_bytes)
     progress("reading", 1, 1)
     articles = sorted(loaded.articles, key=lambda a: a.id)
-    old, afresh, rewrite_why = _open_served(index_dir, encoder)
+    old, afresh, rewrite_why = open_served(index_dir, encoder)
     if rewrite and rewrite_why is None:
         rewrite_why = ASKED
     try:
@@ -314,7 +233,9 @@ def _build_locked(
             and pending.to_embed() < len(pending.passages) + len(pending.sentences)
         ):
             # Copied vectors would carry damage into every later version: check them first.
-            afresh = _damaged_vectors(old, progress)
+            progress("checking", 0, 1)
+            afresh = damaged_vectors(old)
+            progress("checking", 1, 1)
         if old is None or afresh is not None:
             rewrite_why = None  # nothing is reused: the report says why, if anything was served
         if old is not None and afresh is not None:
@@ -328,7 +249,7 @@ def _build_locked(
             remove_old_versions(index_dir, keep={old.name})
             return ReindexReport(added, changed, removed, unchanged, loaded.skipped, 0, old.stats())
 
-        rewritten = _reuse_note(rewrite_why, old.manifest.passage_vectors if old else None, recipe)
+        rewritten = reuse_note(rewrite_why, old.manifest.passage_vectors if old else None, recipe)
         titles = {a.id: a.title for a in articles}
         new_passages = np.flatnonzero(np.asarray(pending.passage_source, dtype=np.int64) == EMBED)
         new_titles = titles_to_embed(pending, titles, new_passages) if recipe == "pooled" else {}
