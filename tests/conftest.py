@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -99,3 +99,17 @@ def fake_engine(corpus: Path, tmp_path: Path, fake_encoder: CountingEncoder) -> 
     engine.reindex()
     yield engine
     engine.close()
+
+
+def change_a_middle_byte(name: str) -> Callable[[Path], None]:
+    """Change a byte in the middle of a version's file (the postings' impacts, the FAISS file's
+    lists), keeping the file's size."""
+
+    def change(version: Path) -> None:
+        with open(version / name, "r+b") as handle:
+            handle.seek(handle.seek(0, 2) // 2)
+            byte = handle.read(1)
+            handle.seek(-1, 1)
+            handle.write(bytes([byte[0] ^ 0xFF]))
+
+    return change

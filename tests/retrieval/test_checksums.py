@@ -29,7 +29,7 @@ from retrieval.index import (
     Manifest,
     current_version,
 )
-from tests.conftest import CountingEncoder, write_corpus
+from tests.conftest import CountingEncoder, change_a_middle_byte, write_corpus
 
 QUESTIONS = {
     "How many workers will the chipmaker hire?": (
@@ -146,20 +146,6 @@ def change_the_database(version: Path) -> None:
     db.close()
 
 
-def change_a_middle_byte(name: str) -> Callable[[Path], None]:
-    """Change a byte in the middle of a version's file (the postings' impacts, the FAISS file's
-    lists), keeping the file's size."""
-
-    def change(version: Path) -> None:
-        with open(version / name, "r+b") as handle:
-            handle.seek(handle.seek(0, 2) // 2)
-            byte = handle.read(1)
-            handle.seek(-1, 1)
-            handle.write(bytes([byte[0] ^ 0xFF]))
-
-    return change
-
-
 @pytest.mark.parametrize(
     ("change", "name", "reused"),
     [
@@ -265,45 +251,6 @@ def test_a_full_reindex_repairs_a_version_when_no_article_changed(
     assert sorted(fake_encoder.texts) == sorted(everything)
     assert verify_served(index).ok
     assert_answers_right(engine, {q: s for q, s in QUESTIONS.items() if "volcano" not in q})
-    engine.close()
-
-
-@pytest.mark.parametrize("name", [PASSAGE_FAISS, KEYWORD_POSTINGS])
-def test_a_rewrite_repairs_the_files_every_build_writes_reusing_every_vector(
-    tmp_path: Path, name: str
-) -> None:
-    articles = write_corpus(
-        tmp_path / "articles",
-        {
-            f"town{n:02}.txt": f"Town {n}\nThe mayor of town {n} opened bridge {n}."
-            for n in range(20)
-        },
-    )
-    index = tmp_path / "index"
-    build_index(articles, index, FakeEncoder(), ivf_threshold=16)
-    damaged = current_version(index)
-    change_a_middle_byte(name)(damaged)
-    found = verify_served(index)
-    assert [f.name for f in found.damaged] == [name] and found.reusable
-    before = {v: np.load(damaged / v) for v in (PASSAGE_VECTORS, SENTENCE_VECTORS)}
-
-    counting = CountingEncoder(FakeEncoder())
-    report = build_index(articles, index, counting, ivf_threshold=16, rewrite=True)
-    assert (
-        report.rewritten
-        == "Every file was written anew, reusing the vectors, as a rewrite was asked for."
-    )
-    assert report.full_rebuild is None and report.embedded_passages == 0 and counting.texts == []
-    repaired = current_version(index)
-    assert repaired != damaged and verify_served(index).ok
-    for vectors, rows in before.items():
-        assert np.array_equal(np.load(repaired / vectors), rows)
-    engine = Engine(index, articles, FakeEncoder())
-    assert engine.load(), engine.unavailable_reason
-    answer = engine.ask("Who opened bridge 7 in town 7?")
-    assert answer.citation is not None and answer.citation.snippet == (
-        "The mayor of town 7 opened bridge 7."
-    )
     engine.close()
 
 
