@@ -15,7 +15,7 @@ import pytest
 from bot.client import CitebotBot
 from bot.localdiscord import BotMessage, BotSession, LocalDiscord
 from bot.settings import Settings
-from retrieval import Engine
+from retrieval import Answer, Engine
 from retrieval.encoder import Encoder, Vectors
 from tests.conftest import CountingEncoder
 
@@ -36,6 +36,33 @@ def embed_of(message: BotMessage) -> discord.Embed:
 
 
 Run = Callable[..., AbstractAsyncContextManager[BotSession[CitebotBot]]]
+
+
+class CountedAsks:
+    """Stands in for `Engine.ask`: counts the questions being answered at once (`most`, the
+    highest count seen). `hold(running)` runs inside each, counted, before the real ask: a test
+    holds questions there to see how many the bot lets run together."""
+
+    def __init__(
+        self, ask: Callable[..., Answer], hold: Callable[[int], None] = lambda running: None
+    ) -> None:
+        self._ask = ask
+        self._hold = hold
+        self._lock = threading.Lock()
+        self._running = 0
+        self.most = 0
+
+    def __call__(self, question: str, **kwargs: Any) -> Answer:
+        with self._lock:
+            self._running += 1
+            self.most = max(self.most, self._running)
+            running = self._running
+        try:
+            self._hold(running)
+            return self._ask(question, **kwargs)
+        finally:
+            with self._lock:
+                self._running -= 1
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ import asyncio
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
 import discord
 import pytest
@@ -17,7 +16,7 @@ from bot.localdiscord import InvocationError, LocalDiscord
 from bot.replies import GENERIC
 from retrieval import Answer, Engine
 from retrieval.encoder import FakeEncoder
-from tests.bot.conftest import CHIPS, Run, embed_of
+from tests.bot.conftest import CHIPS, CountedAsks, Run, embed_of
 from tests.conftest import write_corpus
 
 COMMANDS = {"ask", "reindex", "sources", "status"}
@@ -128,25 +127,16 @@ async def test_commands_sync_globally_or_to_the_guild(run_bot: Run, fake: LocalD
 async def test_concurrent_answering_is_bounded(
     run_bot: Run, fake_engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    lock = threading.Lock()
     two_at_once = threading.Event()
-    running, most = 0, 0
-    ask = fake_engine.ask
 
-    def slow_ask(question: str, **kwargs: Any) -> Answer:
-        nonlocal running, most
-        with lock:
-            running += 1
-            most = max(most, running)
-            if running == 2:
-                two_at_once.set()
+    def slow(running: int) -> None:
+        if running == 2:
+            two_at_once.set()
         two_at_once.wait(timeout=5)  # hold the first question until a second one runs
         time.sleep(0.01)
-        with lock:
-            running -= 1
-        return ask(question, **kwargs)
 
-    monkeypatch.setattr(fake_engine, "ask", slow_ask)
+    asks = CountedAsks(fake_engine.ask, slow)
+    monkeypatch.setattr(fake_engine, "ask", asks)
     async with run_bot(max_concurrent=2) as session:
         exchanges = [
             await session.send_message(CHIPS, author=user, mention_bot=True)
@@ -156,7 +146,7 @@ async def test_concurrent_answering_is_bounded(
         replies = await asyncio.gather(*(e.wait_messages() for e in exchanges))
     assert len(exchanges) == 8
     assert all(r[0].embeds for r in replies)  # every question answered, in turn
-    assert most == 2
+    assert asks.most == 2
 
 
 async def test_a_failing_command_gets_a_generic_reply(

@@ -5,16 +5,13 @@ not asserted here (docs/reliability.md has the figures)."""
 
 from __future__ import annotations
 
-import threading
-from typing import Any
-
 import pytest
 
 from benchmarks.load import SEED_QUESTIONS, questions_for, run_load
 from bot.formatting import plain
 from bot.localdiscord import LocalDiscord
-from retrieval import Answer, Engine
-from tests.bot.conftest import Run
+from retrieval import Engine
+from tests.bot.conftest import CountedAsks, Run
 
 QUESTIONS = 200
 MAX_CONCURRENT = 4
@@ -28,22 +25,8 @@ LAG_BOUND = 0.25
 async def test_200_questions_at_once_are_each_answered_exactly_once(
     run_bot: Run, fake: LocalDiscord, fake_engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    lock = threading.Lock()
-    running, most = 0, 0
-    ask = fake_engine.ask
-
-    def counted_ask(question: str, **kwargs: Any) -> Answer:
-        nonlocal running, most
-        with lock:
-            running += 1
-            most = max(most, running)
-        try:
-            return ask(question, **kwargs)
-        finally:
-            with lock:
-                running -= 1
-
-    monkeypatch.setattr(fake_engine, "ask", counted_ask)
+    asks = CountedAsks(fake_engine.ask)
+    monkeypatch.setattr(fake_engine, "ask", asks)
     users = [fake.world.add_user(f"reader{n}") for n in range(10)]
     questions = questions_for(QUESTIONS, SEED_QUESTIONS)
     async with run_bot(cooldown_per=0, max_concurrent=MAX_CONCURRENT) as session:
@@ -58,6 +41,6 @@ async def test_200_questions_at_once_are_each_answered_exactly_once(
         [(_, message)] = question.answers
         [embed] = message.embeds
         assert embed["footer"]["text"] == plain(f"Asked: {question.text}", 300)
-    assert 1 < most <= MAX_CONCURRENT
+    assert 1 < asks.most <= MAX_CONCURRENT
     assert result.lag.lags, "the lag probe never ran"
     assert result.lag.worst <= LAG_BOUND, f"the event loop lagged {result.lag.worst:.3f} s"

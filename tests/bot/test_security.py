@@ -13,7 +13,6 @@ import threading
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -25,7 +24,7 @@ from bot.replies import GENERIC, REINDEX_DENIED, REINDEX_GUILD_ONLY
 from bot.settings import Secret, Settings, load_settings
 from retrieval import Answer, CitebotError, Engine
 from retrieval.index import current_version
-from tests.bot.conftest import Run
+from tests.bot.conftest import CountedAsks, Run
 from tests.conftest import REPO, CountingEncoder
 
 # Shaped like a real bot token (base64 id, timestamp, HMAC); the HMAC part is the secret one.
@@ -191,26 +190,15 @@ async def test_one_user_flooding_cannot_starve_another(
     any question of alice's beyond those 3 could be."""
     rate, workers, flood = 3, 2, 20
     gate, two_running = threading.Event(), threading.Event()
-    lock = threading.Lock()
-    running, most = 0, 0
-    ask = fake_engine.ask
 
-    def held_ask(question: str, **kwargs: Any) -> Answer:
-        nonlocal running, most
-        with lock:
-            running += 1
-            most = max(most, running)
-            if running == workers:
-                two_running.set()
-        try:
-            if not gate.wait(timeout=10):
-                raise TimeoutError("the test never opened the gate")
-            return ask(question, **kwargs)
-        finally:
-            with lock:
-                running -= 1
+    def held(running: int) -> None:
+        if running == workers:
+            two_running.set()
+        if not gate.wait(timeout=10):
+            raise TimeoutError("the test never opened the gate")
 
-    monkeypatch.setattr(fake_engine, "ask", held_ask)
+    asks = CountedAsks(fake_engine.ask, held)
+    monkeypatch.setattr(fake_engine, "ask", asks)
     async with run_bot(cooldown_rate=rate, cooldown_per=600.0, max_concurrent=workers) as session:
         alice, bob = session.users.alice, session.users.bob
         floods = [
@@ -237,6 +225,6 @@ async def test_one_user_flooding_cannot_starve_another(
     assert all(m.content.startswith("You're asking quickly") for m in cooled)
     assert refused_ask.original is not None and refused_ask.original.ephemeral
     assert refused_ask.original.content.startswith("You're asking quickly")
-    assert bob_reply.embeds and 1 < most <= workers
+    assert bob_reply.embeds and 1 < asks.most <= workers
     answers_in_order = [m.id for m in fake.bot_messages if m.embeds]
     assert answers_in_order.index(bob_reply.id) <= rate  # behind at most alice's 3
