@@ -20,8 +20,8 @@ demo: setup
 	$(BIN)/citebot demo
 
 test: setup
-	$(BIN)/ruff check bot retrieval tests benchmarks
-	$(BIN)/ruff format --check bot retrieval tests benchmarks
+	$(BIN)/ruff check bot retrieval localdiscord tests benchmarks
+	$(BIN)/ruff format --check bot retrieval localdiscord tests benchmarks
 	$(BIN)/mypy
 	$(BIN)/pytest
 

@@ -3,7 +3,7 @@
     python -m benchmarks.load [--questions 200] [--model fake|real] [--max-concurrent 4]
                               [--articles DIR] [--ask-share 0.5]
 
-The bot is the real CitebotBot on the local Discord (bot/localdiscord), its index built from
+The bot is the real CitebotBot on the local Discord (localdiscord), its index built from
 `--articles` (default: seeds/) with the fake encoder or, with `--model real`, the bundled
 all-MiniLM-L6-v2. Every question is sent at once, from ten users, with the cooldown off.
 
@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Literal
 
 from bot.client import CitebotBot
-from bot.localdiscord import BotMessage, BotSession, LocalDiscord, User
+from localdiscord import BotMessage, BotSession, LocalDiscord, User
 from bot.settings import Settings
 from retrieval import Engine
 from retrieval.encoder import DEFAULT_MODEL, FAKE_MODEL, load_encoder

@@ -13,7 +13,7 @@ from dataclasses import replace
 
 from bot.client import CitebotBot
 from bot.formatting import PROGRESS_PREFIX
-from bot.localdiscord import (
+from localdiscord import (
     BotSession,
     InteractionResult,
     Invocation,

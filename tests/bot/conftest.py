@@ -13,7 +13,7 @@ import discord
 import pytest
 
 from bot.client import CitebotBot
-from bot.localdiscord import BotMessage, BotSession, LocalDiscord
+from localdiscord import BotMessage, BotSession, LocalDiscord
 from bot.settings import Settings
 from retrieval import Answer, Engine
 from retrieval.encoder import Encoder, Vectors

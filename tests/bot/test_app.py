@@ -14,8 +14,8 @@ import pytest
 
 from bot.app import serve
 from bot.cli import main
-from bot.localdiscord import Exchange, LocalDiscord, UserMessage
-from bot.localdiscord.patch import pointed_at
+from localdiscord import Exchange, LocalDiscord, UserMessage
+from localdiscord.patch import pointed_at
 from bot.settings import Secret, Settings
 from retrieval import CitebotError, Engine
 from tests.conftest import SEEDS, write_corpus

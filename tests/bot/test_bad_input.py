@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from bot.answering import answer, question_text
 from bot.formatting import CONTENT_MAX, limit_violations, plain
-from bot.localdiscord import BotMessage, Exchange, InvocationError, LocalDiscord, UserMessage
+from localdiscord import BotMessage, Exchange, InvocationError, LocalDiscord, UserMessage
 from bot.replies import GENERIC
 from retrieval import Engine
 from retrieval.build import build_index

@@ -11,7 +11,7 @@ import discord
 import pytest
 
 from bot.formatting import limit_violations
-from bot.localdiscord import BotMessage, LocalDiscord
+from localdiscord import BotMessage, LocalDiscord
 from retrieval import Engine
 from retrieval.encoder import FakeEncoder
 from tests.bot.conftest import CHIPS, Run, embed_of, pings_no_one

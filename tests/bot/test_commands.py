@@ -12,7 +12,7 @@ from pathlib import Path
 import discord
 import pytest
 
-from bot.localdiscord import InvocationError, LocalDiscord
+from localdiscord import InvocationError, LocalDiscord
 from bot.replies import GENERIC
 from retrieval import Answer, Engine
 from retrieval.encoder import FakeEncoder

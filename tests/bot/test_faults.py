@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.localdiscord import LocalDiscord
+from localdiscord import LocalDiscord
 from tests.bot.conftest import Run
 
 CHIPS = "How many workers will the chipmaker hire?"

@@ -9,7 +9,7 @@ import pytest
 
 from benchmarks.load import SEED_QUESTIONS, questions_for, run_load
 from bot.formatting import plain
-from bot.localdiscord import LocalDiscord
+from localdiscord import LocalDiscord
 from retrieval import Engine
 from tests.bot.conftest import CountedAsks, Run
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import discord
 import pytest
 
-from bot.localdiscord import InteractionResult, Invocation, InvocationError, LocalDiscord
+from localdiscord import InteractionResult, Invocation, InvocationError, LocalDiscord
 from bot.reindexing import ThrottledProgress
 from bot.replies import REINDEX_DENIED, REINDEX_GUILD_ONLY, REINDEX_RUNNING
 from retrieval import Engine

@@ -18,8 +18,8 @@ import pytest
 
 from bot.app import serve
 from bot.client import CitebotBot
-from bot.localdiscord import LocalDiscord
-from bot.localdiscord.patch import pointed_at
+from localdiscord import LocalDiscord
+from localdiscord.patch import pointed_at
 from bot.replies import GENERIC, REINDEX_DENIED, REINDEX_GUILD_ONLY
 from bot.settings import Secret, Settings, load_settings
 from retrieval import Answer, CitebotError, Engine

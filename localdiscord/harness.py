@@ -1,4 +1,4 @@
-"""The user side: run an unmodified discord.py bot against ``LocalDiscord`` and talk to it."""
+"""The user side: run an unmodified discord.py bot against a ``Server`` and talk to it."""
 
 from __future__ import annotations
 
@@ -7,20 +7,70 @@ import contextlib
 import re
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 import discord
 
 from . import patch
 from .errors import BotNotReady, InteractionFailed
-from .records import BotMessage, InteractionResult
-from .world import Channel, Named, Role, User
-
-if TYPE_CHECKING:
-    from .interactions import PendingInteraction
-    from .server import LocalDiscord
+from .interactions import PendingInteraction
+from .messages import MessageStore, StoredMessage
+from .records import BotMessage, InteractionResult, RecordedRequest
+from .world import Channel, Named, Role, User, World
 
 BotT = TypeVar("BotT", bound=discord.Client)
+T = TypeVar("T")
+
+
+class Server(Protocol):
+    """What the user side needs of the server (``LocalDiscord`` implements it): the harness
+    depends on this, not on the server module, which builds sessions through ``run_bot``."""
+
+    ack_deadline: float
+    token: str
+    world: World
+    messages: MessageStore
+    requests: list[RecordedRequest]
+
+    @property
+    def api_url(self) -> str: ...
+
+    @property
+    def gateway_url(self) -> str: ...
+
+    @property
+    def users(self) -> Named[User]: ...
+
+    @property
+    def channels(self) -> Named[Channel]: ...
+
+    @property
+    def roles(self) -> Named[Role]: ...
+
+    async def wait_for(
+        self,
+        check: Callable[[], T | None],
+        *,
+        timeout: float = 10.0,
+        describe: Callable[[], str] = ...,
+    ) -> T: ...
+
+    async def post_user_message(
+        self, author: User, channel: Channel, content: str, *, reply_to: int | None = None
+    ) -> StoredMessage: ...
+
+    async def create_interaction(
+        self,
+        command: str,
+        options: Mapping[str, object],
+        *,
+        user: User,
+        channel: Channel,
+        permissions: int | None,
+        role_ids: list[int] | None,
+        locale: str,
+        check_visible: bool,
+    ) -> PendingInteraction: ...
 AT_NAME = re.compile(r"(?<![<\w])@([\w-]+)")
 
 
@@ -37,7 +87,7 @@ class UserMessage:
 class Exchange:
     """A user message and the bot's messages answering it."""
 
-    def __init__(self, server: LocalDiscord, message: UserMessage) -> None:
+    def __init__(self, server: Server, message: UserMessage) -> None:
         self.server = server
         self.message = message
 
@@ -80,7 +130,7 @@ class Exchange:
 class Invocation:
     """A slash command a user ran, and what the bot did about it."""
 
-    def __init__(self, server: LocalDiscord, pending: PendingInteraction) -> None:
+    def __init__(self, server: Server, pending: PendingInteraction) -> None:
         self.server = server
         self._pending = pending
 
@@ -140,7 +190,7 @@ class Invocation:
 class BotSession(Generic[BotT]):
     """A running bot connected to the fake; the handle tests and ``citebot chat`` talk through."""
 
-    def __init__(self, server: LocalDiscord, bot: BotT) -> None:
+    def __init__(self, server: Server, bot: BotT) -> None:
         self.server = server
         self.bot = bot
 
@@ -158,7 +208,7 @@ class BotSession(Generic[BotT]):
 
     @property
     def bot_user(self) -> User:
-        return self.server.bot_user
+        return self.server.world.bot_user
 
     def dm_channel(self, user: User) -> Channel:
         """The DM channel between ``user`` and the bot; pass it as ``channel=`` for DMs."""
@@ -248,7 +298,7 @@ async def _wait_ready(bot: discord.Client, connect: asyncio.Task[None], timeout:
 
 @contextlib.asynccontextmanager
 async def run_bot(
-    server: LocalDiscord,
+    server: Server,
     bot_factory: Callable[[], BotT],
     *,
     token: str | None,
