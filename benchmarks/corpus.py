@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from retrieval.encoder import Vectors
+from retrieval.types import Vectors
 
 EVAL_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "eval"
 SETS = ("seed", "xquad_en", "quail_news")

@@ -15,14 +15,13 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.corpus import Record, copies
-from retrieval.dense import IVF_THRESHOLD
-from retrieval.encoder import Vectors
-from retrieval.index import Manifest
-from retrieval.pooling import DEFAULT_RECIPE, PassageVectors, embedding_text, has_own_title, pool
-from retrieval.publishing import publish_version
-from retrieval.rows import EMBED, Rows
-from retrieval.store import PassageRow, SentenceRow
-from retrieval.types import Article
+from retrieval.build.pooling import embedding_text, has_own_title, pool
+from retrieval.build.publishing import publish_version
+from retrieval.build.rows import EMBED, Rows
+from retrieval.index.dense import IVF_THRESHOLD
+from retrieval.index.store import PassageRow, SentenceRow
+from retrieval.index.version import Manifest
+from retrieval.types import DEFAULT_RECIPE, Article, PassageVectors, Vectors
 
 
 def write_grown_index(

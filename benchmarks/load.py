@@ -29,10 +29,11 @@ from pathlib import Path
 from typing import Literal
 
 from bot.client import CitebotBot
-from localdiscord import BotMessage, BotSession, LocalDiscord, User
 from bot.settings import Settings
+from localdiscord import BotMessage, BotSession, LocalDiscord, User
 from retrieval import Engine
-from retrieval.encoder import DEFAULT_MODEL, FAKE_MODEL, load_encoder
+from retrieval.encode.fake import FAKE_MODEL
+from retrieval.encode.load import DEFAULT_MODEL, load_encoder
 
 REPO = Path(__file__).resolve().parent.parent
 # Questions about the seed article, a few of them not answered by it.

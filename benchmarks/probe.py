@@ -50,7 +50,7 @@ def percentiles(ms: list[float]) -> dict[str, float]:
 
 
 def _encoder(backend: str, cache_dir: str | None) -> Any:
-    from retrieval.encoder import load_encoder
+    from retrieval.encode.load import load_encoder
 
     return load_encoder(
         "all-MiniLM-L6-v2",
@@ -62,8 +62,8 @@ def _encoder(backend: str, cache_dir: str | None) -> Any:
 def task_index(args: dict[str, Any]) -> dict[str, Any]:
     """Build an index of an articles folder from scratch with a real encoder: passages/s."""
     from benchmarks.corpus import Recorder
-    from retrieval.build import build_index
-    from retrieval.pooling import DEFAULT_RECIPE
+    from retrieval.build.reindex import build_index
+    from retrieval.types import DEFAULT_RECIPE
 
     started = time.perf_counter()
     encoder = _encoder(args["backend"], args.get("cache_dir"))
@@ -134,7 +134,7 @@ def task_grow(args: dict[str, Any]) -> dict[str, Any]:
 def task_replay_build(args: dict[str, Any]) -> dict[str, Any]:
     """Index an articles folder with replayed embeddings (the real builder, no model)."""
     from benchmarks.corpus import ReplayEncoder
-    from retrieval.build import build_index
+    from retrieval.build.reindex import build_index
 
     table = load_table(args["table"])
     encoder = ReplayEncoder(table, args["model"], len(next(iter(table.values()))), 0.05)
@@ -151,8 +151,8 @@ def task_replay_build(args: dict[str, Any]) -> dict[str, Any]:
 
 def task_reindex(args: dict[str, Any]) -> dict[str, Any]:
     """Reindex a folder whose index is up to date: loading, hashing, comparing."""
-    from retrieval.build import build_index
-    from retrieval.encoder import FakeEncoder
+    from retrieval.build.reindex import build_index
+    from retrieval.encode.fake import FakeEncoder
 
     class Named(FakeEncoder):
         # Nothing changed, so nothing is embedded: only the recorded identity is read.
@@ -181,10 +181,10 @@ def task_reindex(args: dict[str, Any]) -> dict[str, Any]:
 def task_ask(args: dict[str, Any]) -> dict[str, Any]:
     """Ask questions in process: encode, search, choose the snippet; latency and memory."""
     from benchmarks.corpus import eval_questions
-    from retrieval.answer import answer_question
-    from retrieval.dense import DenseIndex
+    from retrieval.answer.choose import answer_question
     from retrieval.engine import clean_question
-    from retrieval.index import IndexVersion, Manifest, current_version
+    from retrieval.index import dense
+    from retrieval.index.version import IndexVersion, Manifest, current_version
 
     encoder = _encoder(args["backend"], args.get("cache_dir"))
     questions = eval_questions(Path(args["eval_dir"]))
@@ -206,7 +206,7 @@ def task_ask(args: dict[str, Any]) -> dict[str, Any]:
     # The baseline embeds with torch into an index recorded under another backend's name.
     version = IndexVersion.open(folder, model=manifest.model, dimension=manifest.dimension)
     if args.get("exact"):
-        version.passages = DenseIndex.exact(version.passage_vectors.mapped())
+        version.passages = dense.exact(version.passage_vectors.mapped())
     for text in texts[:10]:
         answer_question(version, encoder, text)
     # Several passes over the questions; each figure is the median of the passes' figures, so
@@ -254,20 +254,18 @@ def _times(call: Callable[[str], object], texts: list[str]) -> list[float]:
 
 def task_recall(args: dict[str, Any]) -> dict[str, Any]:
     """IVF against exact search on spread-out vectors: recall@10 and search latency."""
-    import faiss
-
     from benchmarks.corpus import mixture_vectors
-    from retrieval.dense import DenseIndex
+    from retrieval.index import dense
 
     table = load_table(args["table"])
     base = np.stack(list(table.values()))
     queries = np.load(args["queries"])[: int(args["questions"])]
     vectors = mixture_vectors(base, int(args["n"]))
     started = time.perf_counter()
-    ivf = DenseIndex.build(vectors, ivf_threshold=1)
+    ivf = dense.build(vectors, ivf_threshold=1)
     build_s = time.perf_counter() - started
-    exact = DenseIndex.exact(vectors)
-    faiss.omp_set_num_threads(1)
+    # Both search on one thread per call (index/faiss.py), as a question does.
+    exact = dense.exact(vectors)
     recalls = []
     ivf_ms: list[float] = []
     exact_ms: list[float] = []

@@ -23,10 +23,10 @@ from typing import Any
 
 from benchmarks.corpus import EVAL_DIR, SETS, copies, eval_records, write_markdown
 from benchmarks.table import BASELINE, POOLED, render
-from retrieval.encoder import DEFAULT_BACKEND
-from retrieval.index import DATABASE, MANIFEST, Manifest, current_version
-from retrieval.pooling import DEFAULT_RECIPE
-from retrieval.store import Store
+from retrieval.encode.load import DEFAULT_BACKEND
+from retrieval.errors import IndexUnavailable
+from retrieval.index.version import MANIFEST, Manifest, current_version
+from retrieval.types import DEFAULT_RECIPE
 
 REPO = Path(__file__).resolve().parent.parent
 SIZES = {"10k": 10_000, "100k": 100_000, "1M": 1_000_000}
@@ -36,9 +36,9 @@ STARTUP = """
 import sys
 from pathlib import Path
 from retrieval import Engine
-from retrieval.answer import answer_question
-from retrieval.encoder import load_encoder
-from retrieval.index import IndexVersion, Manifest, current_version
+from retrieval.answer.choose import answer_question
+from retrieval.encode.load import load_encoder
+from retrieval.index.version import IndexVersion, Manifest, current_version
 index_dir, backend, question = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
 encoder = load_encoder("all-MiniLM-L6-v2", backend=backend)
 folder = current_version(index_dir)
@@ -72,18 +72,15 @@ def probe(task: str, **args: Any) -> dict[str, Any]:
 
 
 def up_to_date(index_dir: Path) -> bool:
-    """Whether a benchmark's index exists, laid out as this citebot builds one: its keyword
-    index, and passage vectors made the default way."""
+    """Whether a benchmark's index exists, laid out as this citebot builds one: of this index
+    format, with passage vectors made the default way."""
     if not (index_dir / "CURRENT").is_file():
         return False
-    folder = current_version(index_dir)
-    if Manifest.read(folder / MANIFEST).passage_vectors != DEFAULT_RECIPE:
-        return False
-    store = Store.open(folder / DATABASE)
     try:
-        return store.keyword_index_current
-    finally:
-        store.close()
+        manifest = Manifest.read(current_version(index_dir) / MANIFEST)
+    except IndexUnavailable:  # another format: rebuilt
+        return False
+    return manifest.passage_vectors == DEFAULT_RECIPE
 
 
 def log(message: str) -> None:
@@ -121,7 +118,7 @@ def prepare_eval_articles(work: Path, eval_dir: Path) -> Path:
 def mean_tokens(texts: list[str]) -> float:
     from tokenizers import Tokenizer
 
-    from retrieval.encoder import bundled_model_path
+    from retrieval.encode.load import bundled_model_path
 
     tokenizer = Tokenizer.from_file(str(bundled_model_path() / "tokenizer.json"))
     tokenizer.no_padding()
@@ -130,8 +127,8 @@ def mean_tokens(texts: list[str]) -> float:
 
 
 def passage_texts(index_dir: Path) -> list[str]:
-    from retrieval.index import IndexVersion, Manifest, current_version
-    from retrieval.pooling import embedding_text
+    from retrieval.build.pooling import embedding_text
+    from retrieval.index.version import IndexVersion, Manifest, current_version
 
     folder = current_version(index_dir)
     manifest = Manifest.read(folder / "manifest.json")

@@ -15,8 +15,8 @@ from pathlib import Path
 
 from bot.settings import Settings, SettingsError, load_settings
 from retrieval import MODES, Answer, CitebotError, Engine, ReindexReport
-from retrieval.answer import AnswerSettings
-from retrieval.checksums import Verification, verify_served
+from retrieval.answer.choose import AnswerSettings
+from retrieval.index.checksums import Verification, verify_served
 
 log = logging.getLogger("citebot")
 
@@ -75,7 +75,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _engine(settings: Settings) -> Engine:
-    from retrieval.encoder import load_encoder
+    from retrieval.encode.load import load_encoder
 
     return Engine(
         settings.index_dir,
@@ -129,11 +129,6 @@ def format_report(report: ReindexReport) -> str:
 def format_verification(verification: Verification) -> str:
     """What `citebot verify` found, file by file, and what to do about it."""
     v = verification
-    if not v.verifiable:
-        return (
-            f"Cannot verify version {v.version}: it was built before citebot recorded checksums. "
-            "Run `citebot index --full` to rebuild it with them."
-        )
     lines = [f"  {f.describe()}" for f in v.files]
     if v.ok:
         return "\n".join(

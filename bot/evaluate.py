@@ -12,11 +12,11 @@ from pathlib import Path
 
 from bot.settings import Settings
 from retrieval import CitebotError, Engine, InvalidQuestion
-from retrieval.answer import AnswerSettings
-from retrieval.encoder import Encoder, load_encoder
-from retrieval.evaluation import Outcome, metrics, read_questions
-from retrieval.pooling import DEFAULT_RECIPE, PassageVectors
-from retrieval.types import Answer, Mode
+from retrieval.answer.choose import AnswerSettings
+from retrieval.answer.evaluation import Outcome, metrics, read_questions
+from retrieval.encode.encoder import Encoder
+from retrieval.encode.load import load_encoder
+from retrieval.types import DEFAULT_RECIPE, Answer, Mode, PassageVectors
 
 
 def evaluate(

@@ -13,6 +13,7 @@ from dataclasses import replace
 
 from bot.client import CitebotBot
 from bot.formatting import PROGRESS_PREFIX
+from bot.settings import Settings
 from localdiscord import (
     BotSession,
     InteractionResult,
@@ -23,7 +24,6 @@ from localdiscord import (
     render_message,
     render_result,
 )
-from bot.settings import Settings
 from retrieval import Engine
 
 ANSWER_TIMEOUT = 120.0

@@ -14,8 +14,8 @@ from typing import Any, TypeVar
 
 from dotenv import dotenv_values
 
-from retrieval.encoder import BACKENDS, DEFAULT_BACKEND, DEFAULT_MODEL, Backend
-from retrieval.pooling import DEFAULT_RECIPE, RECIPES, PassageVectors
+from retrieval.encode.load import BACKENDS, DEFAULT_BACKEND, DEFAULT_MODEL, Backend
+from retrieval.types import DEFAULT_RECIPE, RECIPES, PassageVectors
 
 _C = TypeVar("_C", bound=str)
 

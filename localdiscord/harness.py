@@ -71,6 +71,8 @@ class Server(Protocol):
         locale: str,
         check_visible: bool,
     ) -> PendingInteraction: ...
+
+
 AT_NAME = re.compile(r"(?<![<\w])@([\w-]+)")
 
 

@@ -14,14 +14,22 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from retrieval.answer import AnswerSettings, answer_question, source_of
-from retrieval.build import Progress, _no_progress, build_index
-from retrieval.encoder import Encoder
+from retrieval.answer.choose import AnswerSettings, answer_question, source_of
+from retrieval.answer.search import hits, rank_passages
+from retrieval.build.reindex import Progress, build_index, no_progress
+from retrieval.encode.encoder import Encoder
 from retrieval.errors import IndexUnavailable, InvalidQuestion
-from retrieval.index import IndexVersion, current_version
-from retrieval.pooling import DEFAULT_RECIPE, PassageVectors
-from retrieval.search import hits, rank_passages
-from retrieval.types import Answer, Hit, IndexStats, Mode, ReindexReport, Source
+from retrieval.index.version import IndexVersion, current_version
+from retrieval.types import (
+    DEFAULT_RECIPE,
+    Answer,
+    Hit,
+    IndexStats,
+    Mode,
+    PassageVectors,
+    ReindexReport,
+    Source,
+)
 
 # The model reads 256 word pieces at most; a longer question only costs time.
 MAX_QUESTION_CHARS = 1000
@@ -155,7 +163,7 @@ class Engine:
     # --- reindexing ---
 
     def reindex(
-        self, progress: Progress = _no_progress, *, full: bool = False, rewrite: bool = False
+        self, progress: Progress = no_progress, *, full: bool = False, rewrite: bool = False
     ) -> ReindexReport:
         """Rebuild incrementally from the articles folder, then serve the new version; `full`
         embeds every article afresh, reusing nothing; `rewrite` writes every file anew, reusing

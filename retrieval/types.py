@@ -5,10 +5,22 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, get_args
+
+import numpy as np
+import numpy.typing as npt
 
 Mode = Literal["hybrid", "dense", "bm25"]
 MODES: tuple[Mode, ...] = ("hybrid", "dense", "bm25")
+
+# Embeddings: float32 rows, L2-normalised by every encoder, so an inner product is the cosine.
+Vectors = npt.NDArray[np.float32]
+
+# How a passage's vector is made (build/pooling.py): embedded whole, or pooled from its
+# sentences'. A version records its recipe in its manifest.
+PassageVectors = Literal["pooled", "embedded"]
+RECIPES: tuple[PassageVectors, ...] = get_args(PassageVectors)
+DEFAULT_RECIPE: PassageVectors = "embedded"
 
 
 @dataclass(frozen=True, slots=True)

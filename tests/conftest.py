@@ -9,11 +9,16 @@ from pathlib import Path
 import pytest
 
 from retrieval import Engine
-from retrieval.encoder import Encoder, FakeEncoder, Vectors, load_encoder
+from retrieval.encode.encoder import Encoder
+from retrieval.encode.fake import FakeEncoder
+from retrieval.encode.load import load_encoder
+from retrieval.types import Vectors
 
 REPO = Path(__file__).resolve().parent.parent
 SEEDS = REPO / "seeds"
-SHARED_EVAL = REPO.parent / "shared" / "eval"
+# The small evaluation data the tests use, copied from the project's dev sets: a clone has no
+# ../shared beside it.
+EVAL_DATA = REPO / "tests" / "data" / "eval"
 
 
 @pytest.fixture(autouse=True)

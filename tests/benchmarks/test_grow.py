@@ -10,10 +10,10 @@ import pytest
 from benchmarks.corpus import Record, Recorder, write_jsonl
 from benchmarks.grow import write_grown_index
 from retrieval import Engine
-from retrieval.build import build_index
-from retrieval.encoder import FakeEncoder
-from retrieval.index import CURRENT, PASSAGE_VECTORS, VERSIONS, current_version
-from retrieval.pooling import RECIPES, PassageVectors
+from retrieval.build.reindex import build_index
+from retrieval.encode.fake import FakeEncoder
+from retrieval.index.version import CURRENT, PASSAGE_VECTORS, VERSIONS, current_version
+from retrieval.types import RECIPES, PassageVectors
 
 ORIGINALS = [
     Record(

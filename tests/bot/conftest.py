@@ -13,10 +13,11 @@ import discord
 import pytest
 
 from bot.client import CitebotBot
-from localdiscord import BotMessage, BotSession, LocalDiscord
 from bot.settings import Settings
+from localdiscord import BotMessage, BotSession, LocalDiscord
 from retrieval import Answer, Engine
-from retrieval.encoder import Encoder, Vectors
+from retrieval.encode.encoder import Encoder
+from retrieval.types import Vectors
 from tests.conftest import CountingEncoder
 
 CHIPS = "How many workers will the chipmaker hire?"

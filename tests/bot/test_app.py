@@ -14,9 +14,9 @@ import pytest
 
 from bot.app import serve
 from bot.cli import main
+from bot.settings import Secret, Settings
 from localdiscord import Exchange, LocalDiscord, UserMessage
 from localdiscord.patch import pointed_at
-from bot.settings import Secret, Settings
 from retrieval import CitebotError, Engine
 from tests.conftest import SEEDS, write_corpus
 

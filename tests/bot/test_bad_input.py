@@ -15,13 +15,13 @@ from hypothesis import strategies as st
 
 from bot.answering import answer, question_text
 from bot.formatting import CONTENT_MAX, limit_violations, plain
-from localdiscord import BotMessage, Exchange, InvocationError, LocalDiscord, UserMessage
 from bot.replies import GENERIC
+from localdiscord import BotMessage, Exchange, InvocationError, LocalDiscord, UserMessage
 from retrieval import Engine
-from retrieval.build import build_index
-from retrieval.dense import IVF_THRESHOLD
-from retrieval.encoder import FakeEncoder
-from retrieval.index import PASSAGE_FAISS, current_version
+from retrieval.build.reindex import build_index
+from retrieval.encode.fake import FakeEncoder
+from retrieval.index.dense import IVF_THRESHOLD
+from retrieval.index.version import PASSAGE_ANN, current_version
 from tests.badfiles import EXPECTED_SKIPS, MAX_BYTES, deny_reading, write_bad_articles
 from tests.bot.conftest import Run, pings_no_one
 from tests.conftest import CORPUS, write_corpus
@@ -211,7 +211,7 @@ ON_DISK = ["passages.npy emptied", "sqlite overwritten", "manifest missing", "CU
 
 
 @pytest.mark.parametrize(
-    "what", [*ON_DISK, "passages.faiss cut in half", "another model", "deep in the database"]
+    "what", [*ON_DISK, "passages.ann cut in half", "another model", "deep in the database"]
 )
 async def test_a_damaged_index_is_explained_and_repaired_by_an_admin_reindex(
     run_bot: Run, tmp_path: Path, what: str, caplog: pytest.LogCaptureFixture
@@ -221,12 +221,12 @@ async def test_a_damaged_index_is_explained_and_repaired_by_an_admin_reindex(
     )
     index = tmp_path / "damaged-index"
     encoder = Renamed(FakeEncoder()) if what == "another model" else FakeEncoder()
-    ivf = what.startswith("passages.faiss")  # a large index: its FAISS file is loaded at start
+    ivf = what.startswith("passages.ann")  # a large index: its FAISS file is loaded at start
     build_index(articles, index, encoder, ivf_threshold=16 if ivf else IVF_THRESHOLD)
     if what in DAMAGE:
         DAMAGE[what][0](current_version(index))
     elif ivf:
-        cut(PASSAGE_FAISS)(current_version(index))
+        cut(PASSAGE_ANN)(current_version(index))
     elif what == "deep in the database":
         damage_deep(current_version(index))
     engine = Engine(index, articles, FakeEncoder())
@@ -256,7 +256,7 @@ async def test_a_damaged_index_is_explained_and_repaired_by_an_admin_reindex(
         assert "Rebuilt in full" not in fields
         assert fields["Rewritten"].startswith(
             "Every file was written anew, reusing the vectors, as the served version could not "
-            "be opened. The FAISS file"
+            "be opened. The dense index"
         )
         assert "; 0 new passage vectors." in repaired.original.embeds[0]["description"]
     else:

@@ -13,7 +13,7 @@ import pytest
 from bot.formatting import limit_violations
 from localdiscord import BotMessage, LocalDiscord
 from retrieval import Engine
-from retrieval.encoder import FakeEncoder
+from retrieval.encode.fake import FakeEncoder
 from tests.bot.conftest import CHIPS, Run, embed_of, pings_no_one
 from tests.conftest import CORPUS, write_corpus
 

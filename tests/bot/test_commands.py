@@ -12,10 +12,10 @@ from pathlib import Path
 import discord
 import pytest
 
-from localdiscord import InvocationError, LocalDiscord
 from bot.replies import GENERIC
+from localdiscord import InvocationError, LocalDiscord
 from retrieval import Answer, Engine
-from retrieval.encoder import FakeEncoder
+from retrieval.encode.fake import FakeEncoder
 from tests.bot.conftest import CHIPS, CountedAsks, Run, embed_of
 from tests.conftest import write_corpus
 

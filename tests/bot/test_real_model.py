@@ -9,7 +9,7 @@ import discord
 import pytest
 
 from retrieval import Engine
-from retrieval.encoder import Encoder
+from retrieval.encode.encoder import Encoder
 from tests.bot.conftest import Run
 from tests.conftest import SEEDS
 

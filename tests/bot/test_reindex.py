@@ -9,11 +9,11 @@ from pathlib import Path
 import discord
 import pytest
 
-from localdiscord import InteractionResult, Invocation, InvocationError, LocalDiscord
 from bot.reindexing import ThrottledProgress
 from bot.replies import REINDEX_DENIED, REINDEX_GUILD_ONLY, REINDEX_RUNNING
+from localdiscord import InteractionResult, Invocation, InvocationError, LocalDiscord
 from retrieval import Engine
-from retrieval.build import reindex_lock
+from retrieval.build.reindex import reindex_lock
 from tests.bot.conftest import GatedEncoder, Run
 
 CHIPS = "How many workers will the chipmaker hire?"

@@ -18,12 +18,12 @@ import pytest
 
 from bot.app import serve
 from bot.client import CitebotBot
-from localdiscord import LocalDiscord
-from localdiscord.patch import pointed_at
 from bot.replies import GENERIC, REINDEX_DENIED, REINDEX_GUILD_ONLY
 from bot.settings import Secret, Settings, load_settings
+from localdiscord import LocalDiscord
+from localdiscord.patch import pointed_at
 from retrieval import Answer, CitebotError, Engine
-from retrieval.index import current_version
+from retrieval.index.version import current_version
 from tests.bot.conftest import CountedAsks, Run
 from tests.conftest import REPO, CountingEncoder
 

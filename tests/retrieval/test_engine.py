@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -13,9 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from retrieval import Engine, IndexUnavailable, InvalidQuestion, ModelMismatch, ReindexInProgress
-from retrieval.build import build_index, reindex_lock
-from retrieval.encoder import FakeEncoder
-from retrieval.index import DATABASE, MANIFEST, current_version
+from retrieval.build.reindex import build_index, reindex_lock
+from retrieval.encode.fake import FakeEncoder
+from retrieval.index.version import MANIFEST, current_version
 from tests.conftest import CORPUS, CountingEncoder
 
 WORDS = sorted(
@@ -128,39 +127,31 @@ def test_reindex_embeds_only_what_changed_and_forgets_what_was_removed(
     engine.close()
 
 
-def test_a_reindex_brings_an_older_keyword_index_up_to_date_without_embedding(
+def test_an_index_of_an_older_format_is_refused_with_reindex_and_a_reindex_rebuilds_it(
     corpus: Path, tmp_path: Path, fake_encoder: CountingEncoder
 ) -> None:
     engine = Engine(tmp_path / "index", corpus, fake_encoder)
-    first = engine.reindex()
+    engine.reindex()
     question = "How many workers will the chipmaker hire?"
     expected = engine.ask(question)
     engine.close()
-    # The layout of an earlier citebot: postings in SQLite, no sentence totals.
-    database = sqlite3.connect(current_version(tmp_path / "index") / DATABASE)
-    database.execute("ALTER TABLE keyword_postings RENAME COLUMN start TO rows")
-    database.execute("DROP TABLE keyword_totals")
-    database.commit()
-    database.close()
-    # ...which recorded the digests of the vector files only.
+    # A version written by citebot 0.1's first format: no checksums of its SQLite file.
     manifest = current_version(tmp_path / "index") / MANIFEST
     data = json.loads(manifest.read_text())
+    data["format"] = 1
     data["checksums"] = {k: v for k, v in data["checksums"].items() if k.endswith(".npy")}
     manifest.write_text(json.dumps(data))
 
     engine = Engine(tmp_path / "index", corpus, fake_encoder)
-    assert engine.load()
-    assert engine.ask(question) == expected  # scored by FTS5 meanwhile, alike
+    assert not engine.load()
+    reason = engine.unavailable_reason or ""
+    assert "has format 1" in reason and "reads format 2" in reason
+    assert "Reindex to rebuild it" in reason
     fake_encoder.texts.clear()
-    report = engine.reindex()  # nothing changed in the folder
-    assert fake_encoder.texts == []
-    assert (report.added, report.changed, report.removed, report.unchanged) == ((), (), (), 3)
-    assert report.stats.version != first.stats.version
-    with engine._reading() as version:
-        assert version.store.keyword_index_current
+    report = engine.reindex()  # nothing changed in the folder, but nothing can be reused
+    assert fake_encoder.texts != []
+    assert report.full_rebuild is not None and "has format 1" in report.full_rebuild
     assert engine.ask(question) == expected
-    again = engine.reindex()  # and now the fast path keeps it
-    assert again.stats.version == report.stats.version
     engine.close()
 
 
@@ -208,7 +199,7 @@ def test_an_index_built_with_another_model_is_refused(corpus: Path, tmp_path: Pa
     assert not other.load()
     assert other.unavailable_reason is not None and "reindex" in other.unavailable_reason
     with pytest.raises(ModelMismatch):
-        from retrieval.index import IndexVersion
+        from retrieval.index.version import IndexVersion
 
         IndexVersion.open(current_version(tmp_path / "index"), model="fake", dimension=128)
     with pytest.raises(IndexUnavailable, match="reindex"):
@@ -226,15 +217,6 @@ def test_no_index_yet_says_how_to_build_one(corpus: Path, tmp_path: Path) -> Non
     assert "citebot index" in (engine.unavailable_reason or "")
 
 
-def test_retrieval_never_imports_discord() -> None:
-    code = (
-        "import sys, retrieval, retrieval.build, retrieval.engine, retrieval.evaluation;"
-        "bad = [m for m in sys.modules if m.split('.')[0] in ('discord', 'dotenv')];"
-        "assert not bad, bad"
-    )
-    subprocess.run([sys.executable, "-c", code], check=True)
-
-
 def test_serving_questions_never_imports_trafilatura(fake_engine: Engine, tmp_path: Path) -> None:
     web = tmp_path / "web"
     web.mkdir()
@@ -247,8 +229,8 @@ def test_serving_questions_never_imports_trafilatura(fake_engine: Engine, tmp_pa
 import sys
 from pathlib import Path
 from retrieval import Engine
-from retrieval.encoder import FakeEncoder
-from retrieval.loading import load_articles
+from retrieval.encode.fake import FakeEncoder
+from retrieval.ingest.loading import load_articles
 
 engine = Engine(Path({str(fake_engine.index_dir)!r}), Path({str(fake_engine.articles_dir)!r}),
                 FakeEncoder())

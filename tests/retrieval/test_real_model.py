@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from retrieval import Engine
-from retrieval.encoder import Encoder
+from retrieval.encode.encoder import Encoder
 from tests.conftest import SEEDS
 
 pytestmark = pytest.mark.model

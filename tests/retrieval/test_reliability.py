@@ -12,19 +12,19 @@ import numpy as np
 import pytest
 
 from retrieval import Engine, IndexUnavailable
-from retrieval.build import build_index
-from retrieval.encoder import FakeEncoder
-from retrieval.index import (
+from retrieval.build.reindex import build_index
+from retrieval.encode.fake import FakeEncoder
+from retrieval.index.postings import postings_path
+from retrieval.index.version import (
     CURRENT,
     DATABASE,
     MANIFEST,
-    PASSAGE_FAISS,
+    PASSAGE_ANN,
     PASSAGE_VECTORS,
     SENTENCE_VECTORS,
     IndexVersion,
     current_version,
 )
-from retrieval.keyword_index import postings_path
 from tests.badfiles import (
     EXPECTED_SKIPS,
     GOOD,
@@ -209,19 +209,19 @@ def many_articles(tmp_path: Path) -> Path:
 
 @pytest.mark.parametrize(
     "damage",
-    [cut(PASSAGE_FAISS), cut(PASSAGE_FAISS, 0), scribble(PASSAGE_FAISS), remove(PASSAGE_FAISS)],
+    [cut(PASSAGE_ANN), cut(PASSAGE_ANN, 0), scribble(PASSAGE_ANN), remove(PASSAGE_ANN)],
     ids=["cut in half", "emptied", "overwritten", "missing"],
 )
-def test_a_damaged_faiss_file_is_refused_then_repaired(
+def test_a_damaged_dense_index_is_refused_then_repaired(
     many_articles: Path, tmp_path: Path, damage: Damage
 ) -> None:
     index = tmp_path / "index"
     build_index(many_articles, index, FakeEncoder(), ivf_threshold=16)
     version = current_version(index)
-    assert (version / PASSAGE_FAISS).is_file()  # a large index: its FAISS file is loaded
+    assert (version / PASSAGE_ANN).is_file()  # a large index: its dense index file is loaded
     damage(version)
     assert_refused_then_repaired(
-        index, many_articles, "The FAISS file", "Who opened bridge 7 in town 7?", rewritten=True
+        index, many_articles, "The dense index", "Who opened bridge 7 in town 7?", rewritten=True
     )
 
 

@@ -1,0 +1,306 @@
+"""From ranked passages to one verbatim, cited sentence, or an honest abstention.
+
+Candidate sentences come from the best passages. In hybrid mode each is scored by its own
+cosine to the question, its BM25 against the question's terms, the rank of the passages that hold
+it, and whether it holds the kind of thing asked for (a time for "when", a name for "who").
+The plain modes keep to their own signal so they stay honest baselines.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from retrieval.answer.dates import resolve_relative
+from retrieval.answer.overlap import bigram_share, bigrams, entity_coverage, term_coverage
+from retrieval.answer.questions import Kind, offers, question_kind
+from retrieval.answer.search import Ranked, rank_passages
+from retrieval.encode.encoder import Encoder
+from retrieval.index.store import PassageRow
+from retrieval.index.version import IndexVersion
+from retrieval.types import Answer, Article, Citation, Mode, Source
+
+DEFAULT_THRESHOLD = 0.3
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerSettings:
+    """Knobs of answering; `threshold` is the confidence below which citebot abstains."""
+
+    threshold: float = DEFAULT_THRESHOLD
+    depth: int = 50
+    candidate_passages: int = 10
+    further: int = 3
+
+
+@dataclass(frozen=True, slots=True)
+class _Candidate:
+    sentence_id: int
+    article_id: str
+    start: int
+    end: int
+    text: str
+    score: float
+    cosine: float
+
+
+def source_of(article: Article) -> Source:
+    return Source(
+        article_id=article.id,
+        title=article.title,
+        path=article.path,
+        url=article.url,
+        published=article.published,
+        source=article.source,
+    )
+
+
+# A sentence opening with one of these leans on the one before ("He", "In this way"): the
+# citation then quotes both, so it reads on its own and still is one verbatim span.
+_ANAPHORA = re.compile(
+    r"(?:he|she|it|they|them|his|her|its|their|this|these|those|that|such|there|however|but"
+    r"|also|thus|therefore|then|both|each|in this way|as a result|the latter|the former)\b",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Confidence:
+    """Why citebot believes (or not) that its best sentence answers the question."""
+
+    cosine: float  # the better of the sentence's and the top passages' cosine to the question
+    coverage: float  # share of the question's words in the cited article's best passages
+    entities: float  # share of the question's names and numbers found in the cited article
+
+    def accepts(self, mode: Mode, threshold: float) -> bool:
+        if mode == "bm25":
+            return self.coverage >= 0.5
+        if mode == "dense":
+            return self.cosine >= threshold
+        # A question about names or figures the article never mentions is not answered by it,
+        # unless the meaning matches closely (a misspelt name: "Ghandi").
+        named = self.entities >= 0.5 or self.cosine >= 0.55
+        return named and 0.75 * self.cosine + 0.25 * self.coverage >= threshold
+
+
+def answer_question(
+    version: IndexVersion,
+    encoder: Encoder | None,
+    question: str,
+    *,
+    mode: Mode = "hybrid",
+    settings: AnswerSettings = AnswerSettings(),
+) -> Answer:
+    """Answer with the best sentence of the best passages, or abstain with the nearest articles.
+
+    The returned citation always satisfies `article.text[start:end] == snippet`.
+    """
+    query, ranked = rank_passages(version, question, encoder, mode, settings.depth)
+    if not ranked:
+        return Answer(question, None, ())
+    rows = version.store.passages([r.passage_id for r in ranked])
+    ranked = [r for r in ranked if r.passage_id in rows]
+    article_order = list(dict.fromkeys(rows[r.passage_id].article_id for r in ranked))
+
+    features = candidate_features(version, question, query, mode, ranked, rows, settings)
+    best = _choose_sentence(features, mode)
+    cited = None
+    if best is not None:
+        article = features.articles[best.article_id]
+        confidence = confidence_of(question, best, ranked, rows, article, settings)
+        if confidence.accepts(mode, settings.threshold):
+            start = _context_start(version, features, best, mode)
+            snippet = article.text[start : best.end]
+            cited = Citation(
+                source=source_of(article),
+                snippet=snippet,
+                start=start,
+                end=best.end,
+                score=round(best.score, 4),
+                resolved_date=resolve_relative(snippet, article.published),
+            )
+            article_order.remove(best.article_id)
+            article_order.insert(0, best.article_id)
+
+    first_other = 1 if cited else 0
+    others = article_order[first_other : first_other + settings.further]
+    articles = dict(features.articles)
+    missing = [a for a in others if a not in articles]
+    articles.update((a.id, a) for a in version.store.articles(missing))
+    further = tuple(source_of(articles[a]) for a in others if a in articles)
+    return Answer(question, cited, further, tuple(article_order))
+
+
+def _context_start(
+    version: IndexVersion, candidates: Candidates, best: _Candidate, mode: Mode
+) -> int:
+    """Where the citation starts: the sentence, or the one before when it leans on it."""
+    if mode != "hybrid" or not _ANAPHORA.match(best.text):
+        return best.start
+    before = candidates.by_id.get(best.sentence_id - 1)
+    if before is not None:
+        return before.start if before.article_id == best.article_id else best.start
+    found = version.store.sentences([best.sentence_id - 1]).get(best.sentence_id - 1)
+    if found is not None and found.article_id == best.article_id:
+        return found.start
+    return best.start
+
+
+def confidence_of(
+    question: str,
+    best: _Candidate,
+    ranked: list[Ranked],
+    rows: dict[int, PassageRow],
+    article: Article,
+    settings: AnswerSettings,
+) -> Confidence:
+    passages = " ".join(
+        article.text[rows[r.passage_id].start : rows[r.passage_id].end]
+        for r in ranked[: settings.candidate_passages]
+        if rows[r.passage_id].article_id == best.article_id
+    )
+    top_cosine = max((r.cosine for r in ranked[:5] if r.cosine is not None), default=0.0)
+    return Confidence(
+        cosine=max(best.cosine, top_cosine),
+        coverage=term_coverage(question, passages),
+        entities=entity_coverage(question, article.title + "\n" + article.text),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Features:
+    """What answer scoring knows of one candidate sentence."""
+
+    sentence_id: int
+    article_id: str
+    start: int
+    end: int
+    text: str
+    cosine: float  # sentence to question
+    lexical: float  # sentence BM25, divided by the best candidate's
+    prior: float  # fused score of the best passage holding it, divided by the top passage's
+    passage_cosine: float  # the best cosine of a passage holding it
+    offers: bool  # holds the kind of thing asked for
+    bigrams: float  # share of the question's word pairs that the sentence also holds
+    kind: Kind
+
+
+@dataclass(frozen=True, slots=True)
+class Candidates:
+    """The candidate sentences of a question, and the articles that hold them."""
+
+    features: list[Features]
+    articles: dict[str, Article]
+
+    @property
+    def by_id(self) -> dict[int, Features]:
+        return {f.sentence_id: f for f in self.features}
+
+
+def candidate_features(
+    version: IndexVersion,
+    question: str,
+    query: np.ndarray | None,
+    mode: Mode,
+    ranked: list[Ranked],
+    rows: dict[int, PassageRow],
+    settings: AnswerSettings,
+) -> Candidates:
+    """Every sentence of the best passages, with the signals answer scoring weighs."""
+    top = ranked[: settings.candidate_passages]
+    best_score = top[0].score or 1.0
+    prior: dict[int, float] = {}
+    p_cos: dict[int, float] = {}
+    for r in top:
+        row = rows[r.passage_id]
+        for sid in range(row.first_sentence, row.last_sentence + 1):
+            prior[sid] = max(prior.get(sid, 0.0), r.score / best_score)
+            p_cos[sid] = max(p_cos.get(sid, -1.0), r.cosine or 0.0)
+    sentences = version.store.sentences(sorted(prior))
+    if not sentences:
+        return Candidates([], {})
+    ids = sorted(sentences)
+    if query is not None:
+        cosines = np.asarray(version.sentence_vectors[np.asarray(ids)]) @ query
+    else:
+        cosines = np.zeros(len(ids), dtype=np.float32)
+    articles = {
+        a.id: a for a in version.store.articles(sorted({s.article_id for s in sentences.values()}))
+    }
+    texts = {
+        sid: articles[s.article_id].text[s.start : s.end] for sid, s in sorted(sentences.items())
+    }
+    lexical = version.store.keyword_sentences(question, texts) if mode != "dense" else {}
+    top_lexical = max(lexical.values(), default=0.0) or 1.0
+    kind = question_kind(question)
+    asked = bigrams(question)
+    out = []
+    for sid, cos in zip(ids, cosines.tolist(), strict=True):
+        sentence = sentences[sid]
+        text = texts[sid]
+        out.append(
+            Features(
+                sentence_id=sid,
+                article_id=sentence.article_id,
+                start=sentence.start,
+                end=sentence.end,
+                text=text,
+                cosine=float(cos),
+                lexical=lexical.get(sid, 0.0) / top_lexical,
+                prior=prior[sid],
+                passage_cosine=p_cos[sid],
+                offers=offers(kind, text, question),
+                bigrams=bigram_share(asked, text),
+                kind=kind,
+            )
+        )
+    return Candidates(out, articles)
+
+
+def sentence_score(f: Features, mode: Mode) -> float:
+    """How well a candidate answers; each mode keeps to its own signals."""
+    if mode == "dense":
+        return f.cosine + 0.1 * f.prior
+    if mode == "bm25":
+        return f.lexical + 0.1 * f.prior
+    return (
+        f.cosine
+        + 0.5 * f.lexical
+        + 0.25 * f.prior
+        + 0.75 * f.passage_cosine
+        + 0.4 * f.bigrams
+        + (_OFFER_WEIGHT.get(f.kind, 0.0) if f.offers else 0.0)
+    )
+
+
+# How much holding the asked-for kind counts: a time or a figure is told apart reliably; a
+# capitalised word is only a rough sign of a name.
+_OFFER_WEIGHT: dict[Kind, float] = {"when": 0.3, "number": 0.15, "who": 0.2, "where": 0.1}
+
+
+def _choose_sentence(candidates: Candidates, mode: Mode) -> _Candidate | None:
+    features = candidates.features
+    if not features:
+        return None
+    by_id = candidates.by_id
+    scores = {f.sentence_id: sentence_score(f, mode) for f in features}
+    if mode == "hybrid":
+        for f in features:
+            before = by_id.get(f.sentence_id - 1)
+            if before is not None and before.article_id == f.article_id and _ANAPHORA.match(f.text):
+                # Quoted together with the sentence it leans on, it also answers with its words.
+                scores[f.sentence_id] += 0.1 * before.lexical + 0.5 * max(
+                    before.cosine - f.cosine, 0.0
+                )
+    best = max(features, key=lambda f: (scores[f.sentence_id], -f.sentence_id))
+    return _Candidate(
+        best.sentence_id,
+        best.article_id,
+        best.start,
+        best.end,
+        best.text,
+        scores[best.sentence_id],
+        best.cosine,
+    )
