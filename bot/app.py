@@ -13,6 +13,7 @@ import discord
 
 from bot.client import CitebotBot
 from bot.settings import Secret, Settings
+from bot.wiring import build_engine
 from retrieval import CitebotError
 
 log = logging.getLogger("citebot")
@@ -37,12 +38,12 @@ def run_command(settings: Settings, args: argparse.Namespace) -> int:
     """`citebot run`, `citebot chat` or `citebot demo`."""
     if args.command == "run":
         return run_discord(settings)
-    from bot import local  # the local Discord is only imported when used
+    from bot import chat  # the local Discord is only imported when used
 
     if args.command == "chat":
-        return local.run_chat(settings)
+        return chat.run_chat(settings)
     if args.command == "demo":
-        return local.run_demo(settings, args.question)
+        return chat.run_demo(settings, args.question)
     raise CitebotError(f"Unknown command {args.command!r}; use run, chat or demo.")
 
 
@@ -57,9 +58,7 @@ def run_discord(settings: Settings) -> int:
 async def serve(settings: Settings, token: Secret, **client_options: Any) -> None:
     """Run the bot until cancelled. The engine (and its model) is built in a worker thread in
     setup_hook, after login and before the bot connects; `client_options` go to discord.py."""
-    from bot.cli import _engine
-
-    bot = CitebotBot(settings, partial(_engine, settings), **client_options)
+    bot = CitebotBot(settings, partial(build_engine, settings), **client_options)
     async with bot:
         try:
             await bot.start(token.reveal())

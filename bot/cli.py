@@ -14,9 +14,15 @@ from dataclasses import asdict
 from pathlib import Path
 
 from bot.settings import Settings, SettingsError, load_settings
-from retrieval import MODES, Answer, CitebotError, Engine, ReindexReport
-from retrieval.answer.choose import AnswerSettings
-from retrieval.index.checksums import Verification, verify_served
+from bot.terminal import (
+    answer_json,
+    format_answer,
+    format_report,
+    format_sources,
+    format_verification,
+)
+from bot.wiring import build_engine
+from retrieval import MODES, CitebotError, verify_served
 
 log = logging.getLogger("citebot")
 
@@ -74,19 +80,6 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _engine(settings: Settings) -> Engine:
-    from retrieval.encode.load import load_encoder
-
-    return Engine(
-        settings.index_dir,
-        settings.articles_dir,
-        load_encoder(settings.model, backend=settings.encoder),
-        settings=AnswerSettings(threshold=settings.threshold),
-        max_bytes=settings.max_file_bytes,
-        passage_vectors=settings.passage_vectors,
-    )
-
-
 def _progress_bar() -> tuple[object, object]:
     from tqdm import tqdm
 
@@ -108,81 +101,8 @@ def _progress_bar() -> tuple[object, object]:
     return progress, close
 
 
-def format_report(report: ReindexReport) -> str:
-    s = report.stats
-    lines = [
-        f"Indexed {s.articles} articles, {s.passages} passages ({s.model}).",
-        f"  added {len(report.added)}, changed {len(report.changed)}, removed "
-        f"{len(report.removed)}, unchanged {report.unchanged}; "
-        f"{report.embedded_passages} new passage vectors",
-    ]
-    if report.full_rebuild:
-        lines.append(f"  {report.full_rebuild}")
-    if report.rewritten:
-        lines.append(f"  {report.rewritten}")
-    if report.skipped:
-        lines.append(f"  skipped {len(report.skipped)}:")
-        lines += [f"    {k.path}: {k.reason}" for k in report.skipped]
-    return "\n".join(lines)
-
-
-def format_verification(verification: Verification) -> str:
-    """What `citebot verify` found, file by file, and what to do about it."""
-    v = verification
-    lines = [f"  {f.describe()}" for f in v.files]
-    if v.ok:
-        return "\n".join(
-            [f"Version {v.version} is intact: every file matches its checksum.", *lines]
-        )
-    repair = (
-        "Run `citebot index --rewrite` to write those files anew: the vectors match their "
-        "checksums and are reused, so nothing is embedded again."
-        if v.reusable
-        else "Run `citebot index --full` to rebuild it from the articles."
-    )
-    return "\n".join(
-        [
-            f"Version {v.version} is damaged:",
-            *lines,
-            f"{repair} The damaged version is served until the new one is ready.",
-        ]
-    )
-
-
-def format_answer(answer: Answer) -> str:
-    """The answer as a person reads it in a terminal."""
-    lines: list[str] = []
-    if answer.citation is None:
-        lines.append("Not in the articles: nothing indexed answers that question.")
-        if answer.further:
-            lines.append("Nearest articles:")
-            lines += [f"  - {s.title} ({s.url or s.path})" for s in answer.further]
-        return "\n".join(lines)
-    c = answer.citation
-    lines.append(f"“{c.snippet}”")
-    lines.append(f"  — {c.source.title}")
-    lines.append(f"    {c.source.url or c.source.path}")
-    if c.source.published:
-        lines.append(f"    published {c.source.published}")
-    if c.resolved_date:
-        lines.append(f"    (the time mentioned is {c.resolved_date})")
-    if answer.further:
-        lines.append("Other sources:")
-        lines += [f"  - {s.title} ({s.url or s.path})" for s in answer.further]
-    return "\n".join(lines)
-
-
-def answer_json(answer: Answer) -> dict[str, object]:
-    return {
-        "question": answer.question,
-        "abstained": answer.abstained,
-        "citation": asdict(answer.citation) if answer.citation else None,
-        "further": [asdict(s) for s in answer.further],
-    }
-
-
 def _cmd_index(settings: Settings, path: Path | None, full: bool, rewrite: bool) -> int:
-    engine = _engine(settings.with_overrides(articles_dir=path))
+    engine = build_engine(settings.with_overrides(articles_dir=path))
     progress, close = _progress_bar()
     try:
         report = engine.reindex(progress=progress, full=full, rewrite=rewrite)  # type: ignore[arg-type]
@@ -196,8 +116,7 @@ def _cmd_index(settings: Settings, path: Path | None, full: bool, rewrite: bool)
 def _cmd_ask(settings: Settings, args: argparse.Namespace) -> int:
     if not 0 <= args.k <= 10:
         raise CitebotError(f"--k of {args.k} is out of range; use 0 to 10.")
-    engine = _engine(settings)
-    engine.settings = AnswerSettings(threshold=settings.threshold, further=args.k)
+    engine = build_engine(settings, further=args.k)
     try:
         if not engine.load():
             raise CitebotError(engine.unavailable_reason or "No index.")
@@ -212,7 +131,7 @@ def _cmd_ask(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _cmd_sources(settings: Settings, as_json: bool) -> int:
-    engine = _engine(settings)
+    engine = build_engine(settings)
     try:
         if not engine.load():
             raise CitebotError(engine.unavailable_reason or "No index.")
@@ -222,10 +141,7 @@ def _cmd_sources(settings: Settings, as_json: bool) -> int:
     if as_json:
         print(json.dumps([asdict(s) for s in sources], ensure_ascii=False))
     else:
-        for s in sources:
-            date = f" ({s.published})" if s.published else ""
-            print(f"{s.title}{date}\n    {s.url or s.path}")
-        print(f"{len(sources)} articles")
+        print(format_sources(sources))
     return 0
 
 

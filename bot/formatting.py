@@ -1,9 +1,6 @@
 """What the bot shows in Discord, as plain functions: answers, sources, status and reindex
-reports become embeds that always fit Discord's limits, quote text safely and ping no one.
-
-Limits: https://discord.com/developers/docs/resources/message#embed-object-embed-limits.
-Text from articles and questions is never trusted: markdown is escaped where Discord renders it
-(titles, descriptions, field names and values) and mentions are neutralised everywhere.
+reports become replies whose embeds always fit Discord's limits (embeds.py), quote text safely
+and ping no one (text.py).
 """
 
 from __future__ import annotations
@@ -11,31 +8,27 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
-from urllib.parse import urlsplit
 
 import discord
 
+from bot.embeds import (
+    ABSTAIN_COLOUR,
+    ANSWER_COLOUR,
+    AUTHOR_MAX,
+    DESCRIPTION_MAX,
+    FIELD_VALUE_MAX,
+    STATUS_COLOUR,
+    TITLE_MAX,
+    add_field,
+    budget,
+    field_value,
+)
+from bot.text import plain, safe, safe_url, source_line, title_of, truncate
 from retrieval import Answer, IndexStats, ReindexReport, Source
-
-CONTENT_MAX = 2000
-TITLE_MAX = 256
-DESCRIPTION_MAX = 4096
-FIELD_NAME_MAX = 256
-FIELD_VALUE_MAX = 1024
-FOOTER_MAX = 2048
-AUTHOR_MAX = 256
-EMBED_TOTAL_MAX = 6000
-URL_MAX = 512
 
 SOURCES_PER_PAGE = 10
 FURTHER_MAX = 3
-ELLIPSIS = "…"
 PROGRESS_PREFIX = "Reindexing"
-
-ANSWER_COLOUR = discord.Colour.blurple()
-ABSTAIN_COLOUR = discord.Colour.light_grey()
-STATUS_COLOUR = discord.Colour.dark_teal()
 
 
 @dataclass(frozen=True)
@@ -44,119 +37,6 @@ class Reply:
 
     content: str | None = None
     embed: discord.Embed | None = None
-
-
-# --- text -----------------------------------------------------------------------------------
-
-
-def truncate(text: str, limit: int) -> str:
-    """At most `limit` characters, ending in an ellipsis when cut."""
-    if len(text) <= limit:
-        return text
-    cut = text[: max(limit - len(ELLIPSIS), 0)]
-    # An odd run of trailing backslashes would escape the ellipsis: drop the dangling one.
-    trailing = len(cut) - len(cut.rstrip("\\"))
-    if trailing % 2:
-        cut = cut[:-1]
-    return cut + ELLIPSIS
-
-
-def one_line(text: str) -> str:
-    """Whitespace (newlines included) folded to single spaces."""
-    return " ".join(text.split())
-
-
-def neutralise(text: str) -> str:
-    """@everyone, @here, user and role mentions become inert text (a zero-width space)."""
-    return discord.utils.escape_mentions(text)
-
-
-def safe(text: str, limit: int) -> str:
-    """Untrusted text for a place where Discord renders markdown: one line, escaped, inert,
-    and at most `limit` characters."""
-    return truncate(neutralise(discord.utils.escape_markdown(one_line(text))), limit)
-
-
-def plain(text: str, limit: int) -> str:
-    """Untrusted text for a place that shows markdown literally (footer, author, content that
-    is not markdown): one line, inert, at most `limit` characters."""
-    return truncate(neutralise(one_line(text)), limit)
-
-
-def content(text: str) -> str:
-    """A message's text content, within Discord's 2,000 characters and pinging no one."""
-    return truncate(neutralise(text), CONTENT_MAX)
-
-
-def safe_url(url: str | None) -> str | None:
-    """`url` when Discord accepts it as an embed or link target (http or https, no spaces or
-    brackets that would break a markdown link); otherwise None."""
-    if not url:
-        return None
-    url = url.strip()
-    if len(url) > URL_MAX or not url.isascii() or any(c in '()<>"\\`' for c in url):
-        return None
-    if any(c.isspace() or not c.isprintable() for c in url):
-        return None
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return None
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        return None
-    return url
-
-
-def title_of(source: Source, limit: int) -> str:
-    """The article's title for display; its file when it has none."""
-    return safe(source.title, limit) or safe(source.path, limit) or "(untitled)"
-
-
-def link(title: str, url: str | None, limit: int) -> str:
-    """A markdown link `[title](url)`, or the escaped title alone when the url is unusable."""
-    target = safe_url(url)
-    if target is None:
-        return safe(title, limit) or "(untitled)"
-    # Brackets in the text would end the link early; round ones read the same.
-    text = safe(title.replace("[", "(").replace("]", ")"), max(limit - len(target) - 4, 1))
-    return f"[{text or 'link'}]({target})"
-
-
-def source_line(source: Source, limit: int = 300) -> str:
-    """`• title` linked to its url (or followed by its file), and its date when known."""
-    published = plain(source.published or "", 40)
-    date = f" ({published})" if published else ""
-    url = safe_url(source.url)
-    if url is not None and len(url) <= limit // 2:  # a link cut short would show as raw text
-        head = link(source.title or source.path, url, limit - len(date) - 2)
-    else:
-        name = title_of(source, max((limit - len(date)) // 2, 10))
-        path = safe(source.path, limit)
-        head = truncate(f"{name} — {path}" if path else name, limit - len(date) - 2)
-    return truncate(f"• {head}{date}", limit)
-
-
-def _field_value(lines: Sequence[str]) -> str:
-    """Whole lines up to the field limit; a line that does not fit is left out, not cut."""
-    kept: list[str] = []
-    size = 0
-    for line in lines:
-        if size + len(line) + 1 > FIELD_VALUE_MAX:
-            break
-        kept.append(line)
-        size += len(line) + 1
-    return "\n".join(kept) or "—"
-
-
-def _add_field(embed: discord.Embed, name: str, value: str, *, inline: bool = True) -> None:
-    """A field, unless its value came out empty (Discord rejects empty fields)."""
-    if value:
-        embed.add_field(name=name, value=value, inline=inline)
-
-
-def _budget(embed: discord.Embed, limit: int) -> int:
-    """How much description still fits under the per-field and total limits."""
-    return max(min(limit, EMBED_TOTAL_MAX - len(embed)), 0)
 
 
 # --- answers --------------------------------------------------------------------------------
@@ -171,11 +51,11 @@ def answer_embed(answer: Answer) -> discord.Embed:
     if c is None:
         embed = discord.Embed(title="Not in the articles", colour=ABSTAIN_COLOUR)
         if further:
-            embed.add_field(name="Nearest articles", value=_field_value(further), inline=False)
+            embed.add_field(name="Nearest articles", value=field_value(further), inline=False)
         embed.set_footer(text=footer)
         embed.description = truncate(
             "Nothing in the indexed articles answers that question.",
-            _budget(embed, DESCRIPTION_MAX),
+            budget(embed, DESCRIPTION_MAX),
         )
         return embed
 
@@ -187,15 +67,15 @@ def answer_embed(answer: Answer) -> discord.Embed:
     )
     if source.source and plain(source.source, AUTHOR_MAX):
         embed.set_author(name=plain(source.source, AUTHOR_MAX))
-    _add_field(embed, "Published", safe(source.published or "", 100))
-    _add_field(embed, "Time mentioned", safe(c.resolved_date or "", 100))
+    add_field(embed, "Published", safe(source.published or "", 100))
+    add_field(embed, "Time mentioned", safe(c.resolved_date or "", 100))
     if safe_url(source.url) is None:
-        _add_field(embed, "File", safe(source.path, 300))
+        add_field(embed, "File", safe(source.path, 300))
     if further:
-        embed.add_field(name="Further sources", value=_field_value(further), inline=False)
+        embed.add_field(name="Further sources", value=field_value(further), inline=False)
     embed.set_footer(text=footer)
     quote = "> "
-    embed.description = quote + safe(c.snippet, _budget(embed, DESCRIPTION_MAX) - len(quote))
+    embed.description = quote + safe(c.snippet, budget(embed, DESCRIPTION_MAX) - len(quote))
     return embed
 
 
@@ -261,7 +141,7 @@ def status_reply(stats: IndexStats | None, unavailable: str | None, *, reindexin
         embed.add_field(
             name="Model", value=safe(f"{stats.model} ({stats.dimension} dimensions)", 200)
         )
-        _add_field(embed, "Built", safe(when(stats.built_at), 100))
+        add_field(embed, "Built", safe(when(stats.built_at), 100))
     if reindexing:
         embed.set_footer(text="A reindex is running; questions use the current index meanwhile.")
     return Reply(embed=embed)
@@ -337,41 +217,9 @@ def report_reply(report: ReindexReport) -> Reply:
             embed.add_field(name=name, value=_names(ids, 900), inline=False)
     if report.skipped:
         lines = [f"• {safe(k.path, 200)}: {safe(k.reason, 300)}" for k in report.skipped]
-        value = _field_value(lines)
+        value = field_value(lines)
         left = len(report.skipped) - value.count("\n") - 1
         if left > 0:
             value = truncate(value, FIELD_VALUE_MAX - 20) + f"\n…and {left} more"
         embed.add_field(name="Skipped", value=value, inline=False)
     return Reply(embed=embed)
-
-
-# --- checks ---------------------------------------------------------------------------------
-
-
-def limit_violations(embed: discord.Embed) -> list[str]:
-    """Every Discord limit `embed` breaks, in words (empty when it fits)."""
-    problems: list[str] = []
-    data: dict[str, Any] = dict(embed.to_dict())
-
-    def check(what: str, value: object, limit: int) -> None:
-        if isinstance(value, str) and len(value) > limit:
-            problems.append(f"{what} has {len(value)} characters, over {limit}")
-
-    check("title", data.get("title"), TITLE_MAX)
-    check("description", data.get("description"), DESCRIPTION_MAX)
-    check("footer", (data.get("footer") or {}).get("text"), FOOTER_MAX)
-    check("author", (data.get("author") or {}).get("name"), AUTHOR_MAX)
-    fields = data.get("fields") or []
-    if len(fields) > 25:
-        problems.append(f"{len(fields)} fields, over 25")
-    for n, field in enumerate(fields):
-        check(f"field {n} name", field["name"], FIELD_NAME_MAX)
-        check(f"field {n} value", field["value"], FIELD_VALUE_MAX)
-        if not field["name"] or not field["value"]:
-            problems.append(f"field {n} is empty")
-    if len(embed) > EMBED_TOTAL_MAX:
-        problems.append(f"{len(embed)} characters in all, over {EMBED_TOTAL_MAX}")
-    url = data.get("url")
-    if url is not None and safe_url(str(url)) != url:
-        problems.append(f"url {url!r} is not an http(s) link")
-    return problems

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import math
 
-from bot.formatting import content
+from bot.text import content
 from retrieval import CitebotError, IndexUnavailable, InvalidQuestion, ReindexInProgress
 
 log = logging.getLogger("citebot.bot")

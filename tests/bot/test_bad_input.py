@@ -14,8 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.answering import answer, question_text
-from bot.formatting import CONTENT_MAX, limit_violations, plain
+from bot.embeds import limit_violations
 from bot.replies import GENERIC
+from bot.text import CONTENT_MAX, plain
 from localdiscord import BotMessage, Exchange, InvocationError, LocalDiscord, UserMessage
 from retrieval import Engine
 from retrieval.build.reindex import build_index

@@ -10,7 +10,7 @@ from typing import Any
 import discord
 import pytest
 
-from bot.formatting import limit_violations
+from bot.embeds import limit_violations
 from localdiscord import BotMessage, LocalDiscord
 from retrieval import Engine
 from retrieval.encode.fake import FakeEncoder

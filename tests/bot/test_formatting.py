@@ -9,20 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.formatting import (
-    CONTENT_MAX,
-    answer_embed,
-    content,
-    limit_violations,
-    progress_text,
-    report_reply,
-    safe,
-    safe_url,
-    sources_reply,
-    status_reply,
-    truncate,
-)
+from bot.embeds import limit_violations
+from bot.formatting import answer_embed, progress_text, report_reply, sources_reply, status_reply
 from bot.replies import GENERIC, REINDEX_RUNNING, cooling_down, error_reply
+from bot.text import CONTENT_MAX, content, safe, safe_url, truncate
 from retrieval import (
     Answer,
     Citation,

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from benchmarks.load import SEED_QUESTIONS, questions_for, run_load
-from bot.formatting import plain
+from bot.text import plain
 from localdiscord import LocalDiscord
 from retrieval import Engine
 from tests.bot.conftest import CountedAsks, Run

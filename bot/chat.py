@@ -8,12 +8,17 @@ import contextlib
 import logging
 import sys
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import replace
+from typing import Any
+
+from discord import AppCommandOptionType, app_commands
 
 from bot.client import CitebotBot
 from bot.formatting import PROGRESS_PREFIX
 from bot.settings import Settings
+from bot.terminal import format_report
+from bot.wiring import build_engine
 from localdiscord import (
     BotSession,
     InteractionResult,
@@ -29,15 +34,7 @@ from retrieval import Engine
 ANSWER_TIMEOUT = 120.0
 REINDEX_TIMEOUT = 24 * 3600.0
 
-CHAT_HELP = """\
-Type a question to ask it in #general with @citebot, or a slash command:
-  /ask QUESTION     the /ask command: answers in the channel
-  /sources [PAGE]   the indexed articles, 10 a page
-  /status           articles, passages, model, when the index was built
-  /reindex [full|rewrite]
-                    rebuild the index from the articles folder (you have Manage Server);
-                    full: embed every article afresh, reusing nothing;
-                    rewrite: write every file anew, reusing the vectors that are intact
+CHAT_COMMANDS = """\
   /help             this help
   /quit             leave (Ctrl-D works too)"""
 
@@ -68,12 +65,6 @@ def _quiet_logs() -> Iterator[None]:
 def _local(settings: Settings) -> Settings:
     # A real guild id means nothing to the local Discord, which has its own guild.
     return replace(settings, guild_id=None)
-
-
-def _build_engine(settings: Settings) -> Engine:
-    from bot.cli import _engine
-
-    return _engine(settings)
 
 
 @contextlib.asynccontextmanager
@@ -128,30 +119,75 @@ async def ask_in_channel(
         write(render_message(message))
 
 
+# --- the bot's slash commands, as typed lines -------------------------------------------------
+
+SlashCommand = app_commands.Command[Any, ..., Any]
+
+
+def slash_commands(bot: CitebotBot) -> dict[str, SlashCommand]:
+    """The bot's slash commands by name, read from its command tree (what Discord is sent)."""
+    return {c.name: c for c in bot.tree.get_commands() if isinstance(c, app_commands.Command)}
+
+
+def usage(command: SlashCommand) -> str:
+    """`/name ARGS` as typed here: a text option takes the rest of the line, a number is one
+    word, and true/false options are given by name ("/reindex full")."""
+    flags = [p.name for p in command.parameters if p.type is AppCommandOptionType.boolean]
+    words = [f"/{command.name}"]
+    for p in command.parameters:
+        if p.type is not AppCommandOptionType.boolean:
+            words.append(p.name.upper() if p.required else f"[{p.name.upper()}]")
+    if flags:
+        words.append(f"[{'|'.join(flags)}]")
+    return " ".join(words)
+
+
+def chat_help(commands: Mapping[str, SlashCommand]) -> str:
+    lines = ["Type a question to ask it in #general with @citebot, or a slash command:"]
+    for command in commands.values():
+        lines.append(f"  {usage(command):<17} {command.description}")
+        lines += [
+            f"{'':20}{p.name}: {p.description}"
+            for p in command.parameters
+            if p.type is AppCommandOptionType.boolean
+        ]
+    return "\n".join([*lines, CHAT_COMMANDS])
+
+
+def options_of(command: SlashCommand, rest: str) -> dict[str, object] | None:
+    """The options a line's words after `/name` give `command`; None when they do not fit."""
+    options: dict[str, object] = {}
+    flags = {p.name for p in command.parameters if p.type is AppCommandOptionType.boolean}
+    for p in command.parameters:
+        if p.type is AppCommandOptionType.string:
+            if rest:
+                options[p.name] = rest
+                rest = ""
+            elif p.required:
+                return None
+        elif p.type is AppCommandOptionType.integer and rest and rest.split()[0].isdigit():
+            word, _, rest = rest.partition(" ")
+            options[p.name] = int(word)
+            rest = rest.strip()
+    if rest in flags:
+        options[rest] = True
+    elif rest:
+        return None
+    return options
+
+
 async def run_slash(
     session: BotSession[CitebotBot], line: str, user: User, write: Callable[[str], None]
 ) -> None:
     """Run one `/command args` line as `user`, printing what the bot answers."""
     name, _, rest = line[1:].partition(" ")
-    rest = rest.strip()
-    options: dict[str, object] = {}
-    if name == "ask":
-        if not rest:
-            write("Usage: /ask QUESTION")
-            return
-        options["question"] = rest
-    elif name == "sources" and rest:
-        if not rest.isdigit():
-            write("Usage: /sources [PAGE], e.g. /sources 2")
-            return
-        options["page"] = int(rest)
-    elif name == "reindex" and rest:
-        if rest not in ("full", "rewrite"):
-            write("Usage: /reindex [full|rewrite]")
-            return
-        options[rest] = True
-    elif name not in ("sources", "status", "reindex"):
+    command = slash_commands(session.bot).get(name)
+    if command is None:
         write(f"Unknown command /{name}; type /help for the list.")
+        return
+    options = options_of(command, rest.strip())
+    if options is None:
+        write(f"Usage: {usage(command)}")
         return
     try:
         invocation = await session.invoke(name, options, user=user)
@@ -196,7 +232,7 @@ class LineReader:
 
 async def chat(settings: Settings) -> None:
     print("Starting citebot (loading the model and the index)…", flush=True)
-    engine = await asyncio.to_thread(_build_engine, settings)
+    engine = await asyncio.to_thread(build_engine, settings)
     try:
         async with local_bot(_local(settings), engine) as session:
             me = session.users.mod
@@ -222,7 +258,7 @@ async def chat_loop(session: BotSession[CitebotBot], me: User, reader: LineReade
         if line in ("/quit", "/exit"):
             break
         if line == "/help":
-            print(CHAT_HELP)
+            print(chat_help(slash_commands(session.bot)))
         elif line.startswith("/"):
             await run_slash(session, line, me, print)
         else:
@@ -248,11 +284,9 @@ async def demo(settings: Settings, question: str) -> None:
         print("sent to discord.com. `citebot run` connects to real Discord.\n")
     else:
         print("No DISCORD_TOKEN configured: the demo runs the bot against a local Discord.\n")
-    engine = await asyncio.to_thread(_build_engine, settings)
+    engine = await asyncio.to_thread(build_engine, settings)
     try:
         print(f"Indexing {settings.articles_dir}/ …")
-        from bot.cli import format_report
-
         print(format_report(await asyncio.to_thread(engine.reindex)))
         async with local_bot(_local(settings), engine) as session:
             alice, bob = session.users.alice, session.users.bob
