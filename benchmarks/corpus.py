@@ -119,7 +119,7 @@ def write_markdown(folder: Path, records: Iterator[Record]) -> int:
     """One Markdown file with YAML front matter per article, a hundred to a sub-folder.
 
     Each file is dated an hour back, as an archive's files are: the index trusts the
-    fingerprint of a folder only once its files have settled (retrieval/snapshot.py).
+    fingerprint of a folder only once its files have settled (retrieval/ingest/fingerprint.py).
     """
     settled = time.time() - 3600
     count = 0

@@ -1,6 +1,6 @@
 """How much of a question a text holds: its content words, its word pairs, its names and figures.
 
-Answer scoring (answer.py) weighs these beside the embedding's cosine and BM25. Words are
+Answer scoring (choose.py) weighs these beside the embedding's cosine and BM25. Words are
 compared by their first five letters, enough folding for "visiting"/"visit"; BM25 does the real
 matching.
 """

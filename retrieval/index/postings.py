@@ -1,7 +1,7 @@
 """The keyword index laid out beside FTS5's tables: written once per version, read per question.
 
 Passages: for each term, its postings (the rows holding it and what it adds to their scores,
-see keyword.py), and each row's length. The postings lie in a flat file beside the database
+see bm25.py), and each row's length. The postings lie in a flat file beside the database
 (`citebot.postings`), each term's rows then impacts, located by `keyword_postings`; a question
 reads its terms' with one `preadv` each, straight into arrays (SQLite blobs, whose pages are
 chained 4 KB at a time, were several times slower). Sentences: only how many rows hold each

@@ -53,7 +53,7 @@ def test_fake_model_ignores_the_backend() -> None:
 
 
 def test_fake_rows_are_unit_vectors_even_for_texts_without_words() -> None:
-    """What the check at open relies on (index.py): every row has length 1, as from a real
+    """What the check at open relies on (index/version.py): every row has length 1, as from a real
     model; texts with no word to hash all get the vector of the empty feature."""
     rows = FakeEncoder().encode_documents([*TEXTS, "* * *", "—"])
     assert np.allclose(np.linalg.norm(rows, axis=1), 1.0, atol=1e-6)
