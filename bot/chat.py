@@ -145,7 +145,11 @@ def usage(command: SlashCommand) -> str:
 def chat_help(commands: Mapping[str, SlashCommand]) -> str:
     lines = ["Type a question to ask it in #general with @citebot, or a slash command:"]
     for command in commands.values():
-        lines.append(f"  {usage(command):<17} {command.description}")
+        head = f"  {usage(command):<17} "
+        if len(head) > 20:  # a long usage gets a line of its own
+            lines.append(head.rstrip())
+            head = " " * 20
+        lines.append(head + command.description)
         lines += [
             f"{'':20}{p.name}: {p.description}"
             for p in command.parameters

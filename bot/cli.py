@@ -52,7 +52,7 @@ def _parser() -> argparse.ArgumentParser:
         "--rewrite",
         action="store_true",
         help="write every file of the index anew, reusing the vectors that match their "
-        "checksums (repairs damage `citebot verify` found in the FAISS index or the keyword "
+        "checksums (repairs damage `citebot verify` found in the dense index or the keyword "
         "postings, without embedding)",
     )
 

@@ -22,7 +22,7 @@ class Reindex(commands.Cog):
     @app_commands.default_permissions(manage_guild=True)
     @app_commands.describe(
         full="Embed every article afresh, reusing nothing: repairs damage `citebot verify` found",
-        rewrite="Write every file anew, reusing intact vectors: repairs a damaged FAISS index or "
+        rewrite="Write every file anew, reusing intact vectors: repairs a damaged dense index or "
         "postings",
     )
     async def reindex(
