@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from retrieval.answer.choose import AnswerSettings, answer_question, source_of
+from retrieval.answer.reader import Reader
 from retrieval.answer.search import hits, rank_passages
 from retrieval.build.reindex import Progress, build_index, no_progress
 from retrieval.encode.encoder import Encoder
@@ -65,6 +66,7 @@ class Engine:
         encoder: Encoder,
         *,
         settings: AnswerSettings | None = None,
+        reader: Reader | None = None,
         max_bytes: int = 5_000_000,
         passage_vectors: PassageVectors = DEFAULT_RECIPE,
     ) -> None:
@@ -72,6 +74,7 @@ class Engine:
         self.articles_dir = articles_dir
         self.encoder = encoder
         self.settings = settings or AnswerSettings()
+        self.reader = reader
         self.max_bytes = max_bytes
         self.passage_vectors = passage_vectors
         self._lock = threading.Lock()
@@ -144,7 +147,9 @@ class Engine:
         """Answer a question (blocking: call it from a worker thread in async code)."""
         text = clean_question(question)
         with self._reading() as version:
-            return answer_question(version, self.encoder, text, mode=mode, settings=self.settings)
+            return answer_question(
+                version, self.encoder, text, mode=mode, settings=self.settings, reader=self.reader
+            )
 
     def search(self, question: str, *, mode: Mode = "hybrid", k: int = 10) -> list[Hit]:
         text = clean_question(question)

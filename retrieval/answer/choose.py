@@ -3,6 +3,8 @@
 Candidate sentences come from the best passages. In hybrid mode each is scored by its own
 cosine to the question, its BM25 against the question's terms, the rank of the passages that hold
 it, and whether it holds the kind of thing asked for (a time for "when", a name for "who").
+With a reader (the default), the best of them by that score are read with the question, and the
+reader's probability that a sentence answers picks the one cited and decides abstention.
 The plain modes keep to their own signal so they stay honest baselines.
 """
 
@@ -16,23 +18,30 @@ import numpy as np
 from retrieval.answer.dates import resolve_relative
 from retrieval.answer.overlap import bigram_share, bigrams, entity_coverage, term_coverage
 from retrieval.answer.questions import Kind, offers, question_kind
+from retrieval.answer.reader import Reader, reader_document
 from retrieval.answer.search import Ranked, rank_passages
 from retrieval.encode.encoder import Encoder
 from retrieval.index.store import PassageRow
 from retrieval.index.version import IndexVersion
 from retrieval.types import Answer, Article, Citation, Mode, Source
 
-DEFAULT_THRESHOLD = 0.3
+# Below these citebot abstains: the reader's probability that the sentence answers, and without
+# a reader the relevance score of `Confidence`. The reader's is calibrated in docs/quality.md.
+READER_THRESHOLD = 0.5
+HEURISTIC_THRESHOLD = 0.3
 
 
 @dataclass(frozen=True, slots=True)
 class AnswerSettings:
-    """Knobs of answering; `threshold` is the confidence below which citebot abstains."""
+    """Knobs of answering; `threshold` is the confidence below which citebot abstains (None:
+    the default of the scorer in use, reader or not)."""
 
-    threshold: float = DEFAULT_THRESHOLD
+    threshold: float | None = None
     depth: int = 50
     candidate_passages: int = 10
     further: int = 3
+    # How many of the best-scored sentences the reader reads.
+    read: int = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,10 +101,13 @@ def answer_question(
     *,
     mode: Mode = "hybrid",
     settings: AnswerSettings = AnswerSettings(),
+    reader: Reader | None = None,
 ) -> Answer:
     """Answer with the best sentence of the best passages, or abstain with the nearest articles.
 
-    The returned citation always satisfies `article.text[start:end] == snippet`.
+    In hybrid mode a `reader` picks the sentence and decides abstention; the plain modes and a
+    missing reader use the hand-weighted scores. The returned citation always satisfies
+    `article.text[start:end] == snippet`.
     """
     query, ranked = rank_passages(version, question, encoder, mode, settings.depth)
     if not ranked:
@@ -105,24 +117,32 @@ def answer_question(
     article_order = list(dict.fromkeys(rows[r.passage_id].article_id for r in ranked))
 
     features = candidate_features(version, question, query, mode, ranked, rows, settings)
-    best = _choose_sentence(features, mode)
+    scores = heuristic_scores(features, mode)
     cited = None
-    if best is not None:
+    if reader is not None and mode == "hybrid":
+        best = _read(version, reader, question, features, scores, settings.read)
+        threshold = READER_THRESHOLD if settings.threshold is None else settings.threshold
+        accepted = best is not None and best.score >= threshold
+    else:
+        best = _choose_sentence(features, scores)
+        threshold = HEURISTIC_THRESHOLD if settings.threshold is None else settings.threshold
+        accepted = best is not None and confidence_of(
+            question, best, ranked, rows, features.articles[best.article_id], settings
+        ).accepts(mode, threshold)
+    if best is not None and accepted:
         article = features.articles[best.article_id]
-        confidence = confidence_of(question, best, ranked, rows, article, settings)
-        if confidence.accepts(mode, settings.threshold):
-            start = _context_start(version, features, best, mode)
-            snippet = article.text[start : best.end]
-            cited = Citation(
-                source=source_of(article),
-                snippet=snippet,
-                start=start,
-                end=best.end,
-                score=round(best.score, 4),
-                resolved_date=resolve_relative(snippet, article.published),
-            )
-            article_order.remove(best.article_id)
-            article_order.insert(0, best.article_id)
+        start = _context_start(version, features, best, mode)
+        snippet = article.text[start : best.end]
+        cited = Citation(
+            source=source_of(article),
+            snippet=snippet,
+            start=start,
+            end=best.end,
+            score=round(best.score, 4),
+            resolved_date=resolve_relative(snippet, article.published),
+        )
+        article_order.remove(best.article_id)
+        article_order.insert(0, best.article_id)
 
     first_other = 1 if cited else 0
     others = article_order[first_other : first_other + settings.further]
@@ -280,10 +300,9 @@ def sentence_score(f: Features, mode: Mode) -> float:
 _OFFER_WEIGHT: dict[Kind, float] = {"when": 0.3, "number": 0.15, "who": 0.2, "where": 0.1}
 
 
-def _choose_sentence(candidates: Candidates, mode: Mode) -> _Candidate | None:
+def heuristic_scores(candidates: Candidates, mode: Mode) -> dict[int, float]:
+    """Each candidate's hand-weighted score, by sentence id."""
     features = candidates.features
-    if not features:
-        return None
     by_id = candidates.by_id
     scores = {f.sentence_id: sentence_score(f, mode) for f in features}
     if mode == "hybrid":
@@ -294,6 +313,13 @@ def _choose_sentence(candidates: Candidates, mode: Mode) -> _Candidate | None:
                 scores[f.sentence_id] += 0.1 * before.lexical + 0.5 * max(
                     before.cosine - f.cosine, 0.0
                 )
+    return scores
+
+
+def _choose_sentence(candidates: Candidates, scores: dict[int, float]) -> _Candidate | None:
+    features = candidates.features
+    if not features:
+        return None
     best = max(features, key=lambda f: (scores[f.sentence_id], -f.sentence_id))
     return _Candidate(
         best.sentence_id,
@@ -304,3 +330,60 @@ def _choose_sentence(candidates: Candidates, mode: Mode) -> _Candidate | None:
         scores[best.sentence_id],
         best.cosine,
     )
+
+
+def _read(
+    version: IndexVersion,
+    reader: Reader,
+    question: str,
+    candidates: Candidates,
+    scores: dict[int, float],
+    read: int,
+) -> _Candidate | None:
+    """The shortlisted sentence the reader finds likeliest to answer; its score is that
+    probability."""
+    shortlist = sorted(candidates.features, key=lambda f: (-scores[f.sentence_id], f.sentence_id))
+    shortlist = shortlist[:read]
+    if not shortlist:
+        return None
+    previous = _previous_sentences(version, candidates, shortlist)
+    documents = [
+        reader_document(candidates.articles[f.article_id].title, previous[f.sentence_id], f.text)
+        for f in shortlist
+    ]
+    probabilities = reader.score(question, documents).tolist()
+    chosen = max(
+        range(len(shortlist)),
+        key=lambda i: (probabilities[i], scores[shortlist[i].sentence_id], -i),
+    )
+    best = shortlist[chosen]
+    return _Candidate(
+        best.sentence_id,
+        best.article_id,
+        best.start,
+        best.end,
+        best.text,
+        float(probabilities[chosen]),
+        best.cosine,
+    )
+
+
+def _previous_sentences(
+    version: IndexVersion, candidates: Candidates, shortlist: list[Features]
+) -> dict[int, str]:
+    """The text of the sentence before each one in its article ("" for an article's first)."""
+    by_id = candidates.by_id
+    missing = [f.sentence_id - 1 for f in shortlist if f.sentence_id - 1 not in by_id]
+    fetched = version.store.sentences(missing) if missing else {}
+    out: dict[int, str] = {}
+    for f in shortlist:
+        before = by_id.get(f.sentence_id - 1)
+        if before is not None:
+            out[f.sentence_id] = before.text if before.article_id == f.article_id else ""
+            continue
+        row = fetched.get(f.sentence_id - 1)
+        if row is not None and row.article_id == f.article_id:
+            out[f.sentence_id] = candidates.articles[f.article_id].text[row.start : row.end]
+        else:
+            out[f.sentence_id] = ""
+    return out

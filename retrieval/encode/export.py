@@ -40,9 +40,9 @@ def export(model_dir: Path, out_dir: Path) -> None:
         raw = Path(tmp) / "raw.onnx"
         _export_torch(model_dir, raw)
         fused = Path(tmp) / FLOAT_FILE
-        _optimise(model_dir, raw, fused)
+        optimise(model_dir, raw, fused)
         int8 = Path(tmp) / INT8_FILE
-        _quantise(fused, int8)
+        quantise(fused, int8)
         # int8 first: a reader finding model.onnx may rely on the pair being complete.
         for name in (INT8_FILE, FLOAT_FILE):
             with open(Path(tmp) / name, "rb") as handle:
@@ -104,7 +104,8 @@ def _export_torch(model_dir: Path, dest: Path) -> None:
         )
 
 
-def _optimise(model_dir: Path, src: Path, dest: Path) -> None:
+def optimise(model_dir: Path, src: Path, dest: Path) -> None:
+    """Fuse a BERT graph's attention and layer norms (ONNX Runtime's transformer optimiser)."""
     from onnxruntime.transformers import optimizer
 
     config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
@@ -117,7 +118,8 @@ def _optimise(model_dir: Path, src: Path, dest: Path) -> None:
     model.save_model_to_file(str(dest))
 
 
-def _quantise(src: Path, dest: Path) -> None:
+def quantise(src: Path, dest: Path) -> None:
+    """int8 weights in every matrix product, one scale per output channel."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     quantize_dynamic(

@@ -1,0 +1,93 @@
+"""The reader: a cross-encoder that scores whether a sentence answers a question.
+
+Search finds the passages about the question; the reader reads each candidate sentence with the
+question (and the title and sentence before it, which the sentence may lean on) and gives the
+probability that it answers. That probability picks the sentence and decides abstention.
+
+The model is trained by this project from public question-answering data (`make reader`; model
+card: docs/reader.md) and ships in `reader_model/` as an int8 ONNX graph that ONNX Runtime runs
+with the Rust tokenizer, so the query path stays free of torch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import onnxruntime as ort
+from tokenizers import Tokenizer
+
+from retrieval.encode.onnx import cores
+from retrieval.errors import CitebotError
+
+READER_DIR = Path(__file__).resolve().parent / "reader_model"
+MODEL_FILE = "reader-int8.onnx"
+TOKENIZER_FILE = "tokenizer.json"
+# The length the reader was trained at; the candidate comes first, so a cut loses context only.
+MAX_TOKENS = 96
+INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+# The sentence comes first so that truncation cuts the context, never the candidate.
+SEPARATOR = " [SEP] "
+
+
+def reader_document(title: str, previous: str, sentence: str) -> str:
+    """What the reader reads beside the question: the sentence, then its title and predecessor."""
+    context = f"{title}. {previous}".strip() if previous else title.strip()
+    return f"{sentence}{SEPARATOR}{context}" if context else sentence
+
+
+class Reader(Protocol):
+    """Scores (question, document) pairs: the probability that the document answers."""
+
+    def score(self, question: str, documents: Sequence[str]) -> np.ndarray: ...
+
+
+class OnnxReader:
+    """The trained cross-encoder on ONNX Runtime."""
+
+    def __init__(self, model_file: Path, tokenizer_file: Path, *, threads: int | None = None):
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads or cores()
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.add_session_config_entry("session.intra_op.allow_spinning", "1")
+        options.add_session_config_entry("session.force_spinning_stop", "1")
+        try:
+            self._session: Any = ort.InferenceSession(
+                str(model_file), options, providers=["CPUExecutionProvider"]
+            )
+            self._tokenizer = Tokenizer.from_file(str(tokenizer_file))
+        except Exception as exc:  # onnxruntime and tokenizers raise their own untyped errors
+            raise CitebotError(
+                f"Cannot load the reader from {model_file.parent} ({exc}); reinstall citebot, "
+                "or set CITEBOT_READER=off to answer without it."
+            ) from exc
+        self._tokenizer.no_padding()
+        self._tokenizer.enable_truncation(MAX_TOKENS, strategy="only_second")
+
+    def score(self, question: str, documents: Sequence[str]) -> np.ndarray:
+        if not documents:
+            return np.zeros(0, dtype=np.float32)
+        encoded = self._tokenizer.encode_batch([(question, d) for d in documents])
+        width = max(len(e.ids) for e in encoded)
+        feeds = {name: np.zeros((len(encoded), width), dtype=np.int64) for name in INPUTS}
+        for row, e in enumerate(encoded):
+            feeds["input_ids"][row, : len(e.ids)] = e.ids
+            feeds["attention_mask"][row, : len(e.ids)] = 1
+            feeds["token_type_ids"][row, : len(e.ids)] = e.type_ids
+        logits = np.asarray(self._session.run(None, feeds)[0], dtype=np.float32).reshape(-1)
+        probabilities: np.ndarray = 1.0 / (1.0 + np.exp(-logits))
+        return probabilities
+
+
+def load_reader(folder: Path = READER_DIR, *, threads: int | None = None) -> OnnxReader:
+    """The shipped reader (or one in `folder`)."""
+    model, tokenizer = folder / MODEL_FILE, folder / TOKENIZER_FILE
+    if not model.is_file() or not tokenizer.is_file():
+        raise CitebotError(
+            f"The reader is missing from {folder} (expected {MODEL_FILE} and {TOKENIZER_FILE}); "
+            "rebuild it with `make reader`, or set CITEBOT_READER=off."
+        )
+    return OnnxReader(model, tokenizer, threads=threads)

@@ -1,0 +1,122 @@
+"""Answering with a reader: it picks the sentence and decides abstention (scripted readers)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from retrieval import AnswerSettings, Engine
+from retrieval.answer.reader import SEPARATOR
+from tests.conftest import CountingEncoder
+
+
+class ScriptedReader:
+    """Gives each document the probability of the first rule whose words its sentence holds."""
+
+    def __init__(self, rules: dict[str, float], default: float = 0.01) -> None:
+        self.rules = rules
+        self.default = default
+        self.seen: list[tuple[str, list[str]]] = []
+
+    def score(self, question: str, documents: Sequence[str]) -> np.ndarray:
+        self.seen.append((question, list(documents)))
+        out = []
+        for document in documents:
+            sentence = document.split(SEPARATOR)[0]
+            out.append(next((p for w, p in self.rules.items() if w in sentence), self.default))
+        return np.asarray(out, dtype=np.float32)
+
+
+def _engine(
+    tmp_path: Path,
+    corpus: Path,
+    encoder: CountingEncoder,
+    reader: ScriptedReader,
+    **settings: float,
+) -> Engine:
+    engine = Engine(
+        tmp_path / "index", corpus, encoder, reader=reader, settings=AnswerSettings(**settings)
+    )
+    engine.reindex()
+    return engine
+
+
+def test_the_reader_picks_the_sentence_it_finds_answers(
+    tmp_path: Path, corpus: Path, fake_encoder: CountingEncoder
+) -> None:
+    reader = ScriptedReader({"expects to hire": 0.2, "new factory in Arizona": 0.9})
+    engine = _engine(tmp_path, corpus, fake_encoder, reader)
+    answer = engine.ask("How many workers will the chipmaker hire?")
+    assert answer.citation is not None
+    assert answer.citation.snippet == "The chipmaker will build a new factory in Arizona."
+    assert answer.citation.score == pytest.approx(0.9)
+    article = next(a for a in engine.sources() if a.article_id == "chips-1")
+    assert article.title == "Chipmaker expands"
+    # It read the question with each candidate, its title and the sentence before it.
+    question, documents = reader.seen[-1]
+    assert question == "How many workers will the chipmaker hire?"
+    hire = next(d for d in documents if d.startswith("The chipmaker expects"))
+    assert hire == (
+        "The chipmaker expects to hire 3,000 workers by 2027."
+        f"{SEPARATOR}Chipmaker expands. The chipmaker will build a new factory in Arizona."
+    )
+    engine.close()
+
+
+def test_the_reader_abstains_below_the_threshold(
+    tmp_path: Path, corpus: Path, fake_encoder: CountingEncoder
+) -> None:
+    reader = ScriptedReader({"expects to hire": 0.45})
+    engine = _engine(tmp_path, corpus, fake_encoder, reader, threshold=0.5)
+    answer = engine.ask("How many workers will the chipmaker hire?")
+    assert answer.abstained
+    assert answer.further and answer.further[0].article_id == "chips-1"
+    engine.close()
+
+
+def test_the_threshold_is_the_readers_probability(
+    tmp_path: Path, corpus: Path, fake_encoder: CountingEncoder
+) -> None:
+    reader = ScriptedReader({"expects to hire": 0.45})
+    engine = _engine(tmp_path, corpus, fake_encoder, reader, threshold=0.4)
+    answer = engine.ask("How many workers will the chipmaker hire?")
+    assert answer.citation is not None
+    assert answer.citation.snippet == "The chipmaker expects to hire 3,000 workers by 2027."
+    engine.close()
+
+
+def test_the_reader_reads_only_the_shortlist(
+    tmp_path: Path, corpus: Path, fake_encoder: CountingEncoder
+) -> None:
+    reader = ScriptedReader({})
+    engine = _engine(tmp_path, corpus, fake_encoder, reader, read=2)
+    engine.ask("How many workers will the chipmaker hire?")
+    assert len(reader.seen[-1][1]) == 2
+    engine.close()
+
+
+@pytest.mark.parametrize("mode", ["dense", "bm25"])
+def test_the_plain_modes_do_not_use_the_reader(
+    tmp_path: Path, corpus: Path, fake_encoder: CountingEncoder, mode: str
+) -> None:
+    reader = ScriptedReader({})
+    engine = _engine(tmp_path, corpus, fake_encoder, reader)
+    engine.ask("How many workers will the chipmaker hire?", mode=mode)  # type: ignore[arg-type]
+    assert reader.seen == []
+    engine.close()
+
+
+def test_a_citation_leaning_on_its_sentence_before_stays_verbatim(
+    tmp_path: Path, corpus: Path, fake_encoder: CountingEncoder
+) -> None:
+    reader = ScriptedReader({"Xiaomi": 0.95})
+    engine = _engine(tmp_path, corpus, fake_encoder, reader)
+    answer = engine.ask("Which phone did Lee use to take selfies with Xi?")
+    assert answer.citation is not None
+    c = answer.citation
+    assert (corpus / "lee.txt").read_text(encoding="utf-8")[c.start : c.end] == c.snippet
+    assert c.snippet.endswith("He also took selfies with Xi using a Xiaomi phone.")
+    engine.close()
