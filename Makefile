@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test test-fast lint bench clean
+.PHONY: setup demo test test-fast lint bench reader clean
 
 setup: $(STAMP)
 
@@ -20,8 +20,8 @@ demo: setup
 	$(BIN)/citebot demo
 
 test: setup
-	$(BIN)/ruff check bot retrieval localdiscord tests benchmarks
-	$(BIN)/ruff format --check bot retrieval localdiscord tests benchmarks
+	$(BIN)/ruff check bot retrieval localdiscord training tests benchmarks
+	$(BIN)/ruff format --check bot retrieval localdiscord training tests benchmarks
 	$(BIN)/mypy
 	$(BIN)/pytest
 
@@ -30,6 +30,14 @@ test-fast: setup
 
 bench: setup
 	$(BIN)/python -m benchmarks.run
+
+# Rebuilds the shipped reader from ../shared/train (docs/reader.md): train (about an hour on two
+# cores; a stopped run resumes from build/reader/checkpoint.pt), export to int8 ONNX, calibrate.
+TRAIN_DATA ?= ../shared/train
+reader: setup
+	$(BIN)/python -m training.reader_train --data $(TRAIN_DATA) --out build/reader
+	$(BIN)/python -m training.reader_export --model build/reader/best
+	$(BIN)/python -m training.reader_calibrate --validation build/reader/validation.jsonl
 
 clean:
 	rm -rf $(VENV) index .pytest_cache .mypy_cache .ruff_cache
