@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 
-from bot.settings import Settings, SettingsError, load_settings
+from bot.settings import Settings, SettingsError, check_threshold, load_settings
 from bot.terminal import (
     answer_json,
     format_answer,
@@ -27,16 +27,27 @@ from retrieval import MODES, CitebotError, verify_served
 log = logging.getLogger("citebot")
 
 
+def _threshold(text: str) -> float:
+    try:
+        return check_threshold(float(text), "--threshold")
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number; use 0 to 1.") from None
+    except SettingsError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="citebot",
         description="Answer questions over news articles with verbatim, cited sentences.",
     )
-    parser.add_argument("--env-file", type=Path, default=Path(".env"), help="default: .env")
+    parser.add_argument("--env-file", type=Path, help="settings file (default: .env, if any)")
     parser.add_argument("--articles", type=Path, help="articles folder (CITEBOT_ARTICLES_DIR)")
     parser.add_argument("--index", type=Path, help="index folder (CITEBOT_INDEX_DIR)")
     parser.add_argument("--model", help="embedding model (CITEBOT_MODEL)")
-    parser.add_argument("--threshold", type=float, help="abstention threshold (CITEBOT_THRESHOLD)")
+    parser.add_argument(
+        "--threshold", type=_threshold, help="abstention threshold, 0 to 1 (CITEBOT_THRESHOLD)"
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("index", help="index the articles folder (incremental)")
@@ -156,7 +167,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
-        settings = load_settings(args.env_file).with_overrides(
+        env_file = args.env_file or Path(".env")
+        settings = load_settings(env_file, required=args.env_file is not None).with_overrides(
             articles_dir=args.articles if args.command != "eval" else None,
             index_dir=args.index,
             model=args.model,

@@ -6,8 +6,10 @@ message that names the key and says how to fix it.
 
 from __future__ import annotations
 
+import difflib
+import math
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
@@ -89,9 +91,55 @@ def _float(env: Mapping[str, str], key: str, default: float, lo: float, hi: floa
         value = float(raw)
     except ValueError:
         raise SettingsError(f"{key}={raw!r} is not a number; fix it in .env.") from None
-    if not lo <= value <= hi:
+    if not lo <= value <= hi:  # false for NaN too
         raise SettingsError(f"{key}={value} must be between {lo} and {hi}; fix it in .env.")
     return value
+
+
+def check_threshold(value: float, key: str = "CITEBOT_THRESHOLD") -> float:
+    """A confidence threshold: a finite number from 0 to 1 (NaN, infinities and 5 are not)."""
+    if not (math.isfinite(value) and 0.0 <= value <= 1.0):
+        raise SettingsError(f"{key}={value} must be between 0 and 1, for example 0.3.")
+    return value
+
+
+def _path(env: Mapping[str, str], key: str, default: Path) -> Path:
+    """A folder setting; `~` means the home folder, as in a shell."""
+    raw = env.get(key, "").strip()
+    return Path(raw).expanduser() if raw else default
+
+
+class _Recorded(Mapping[str, str]):
+    """The settings' source, remembering every key looked up, so a key never read (a
+    misspelling) can be named."""
+
+    def __init__(self, values: Mapping[str, str]) -> None:
+        self._values = values
+        self.read: set[str] = set()
+
+    def __getitem__(self, key: str) -> str:  # Mapping.get comes here too
+        self.read.add(key)
+        return self._values[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+
+def _check_unknown(env: _Recorded) -> None:
+    unknown = sorted(k for k in env if k.startswith("CITEBOT_") and k not in env.read)
+    if not unknown:
+        return
+    known = sorted(k for k in env.read if k.startswith("CITEBOT_"))
+    hints = []
+    for key in unknown:
+        close = difflib.get_close_matches(key, known, n=1)
+        hints.append(f"{key} (did you mean {close[0]}?)" if close else key)
+    raise SettingsError(
+        f"Unknown setting {', '.join(hints)}; .env.example lists every key citebot reads."
+    )
 
 
 def _snowflakes(env: Mapping[str, str], key: str) -> frozenset[int]:
@@ -121,7 +169,15 @@ def _choice(
 
 
 def settings_from(env: Mapping[str, str]) -> Settings:
-    """Build Settings from a mapping of keys to strings; raises SettingsError."""
+    """Build Settings from a mapping of keys to strings; raises SettingsError, also for a
+    `CITEBOT_*` key citebot does not read (a misspelling would otherwise pass in silence)."""
+    recorded = _Recorded(env)
+    settings = _settings_from(recorded)
+    _check_unknown(recorded)
+    return settings
+
+
+def _settings_from(env: Mapping[str, str]) -> Settings:
     token = env.get("DISCORD_TOKEN", "").strip()
     if token and (len(token) < 50 or " " in token or token.count(".") != 2):
         raise SettingsError(
@@ -134,8 +190,8 @@ def settings_from(env: Mapping[str, str]) -> Settings:
         raise SettingsError(f"CITEBOT_GUILD_ID={guild} is not a Discord server id; fix it in .env.")
     defaults = Settings()
     return Settings(
-        articles_dir=Path(env.get("CITEBOT_ARTICLES_DIR", "").strip() or defaults.articles_dir),
-        index_dir=Path(env.get("CITEBOT_INDEX_DIR", "").strip() or defaults.index_dir),
+        articles_dir=_path(env, "CITEBOT_ARTICLES_DIR", defaults.articles_dir),
+        index_dir=_path(env, "CITEBOT_INDEX_DIR", defaults.index_dir),
         model=env.get("CITEBOT_MODEL", "").strip() or defaults.model,
         encoder=_choice(env, "CITEBOT_ENCODER", BACKENDS, defaults.encoder, "an encoder"),
         passage_vectors=_choice(
@@ -160,8 +216,20 @@ def settings_from(env: Mapping[str, str]) -> Settings:
     )
 
 
-def load_settings(env_file: Path = Path(".env")) -> Settings:
-    """The one place that reads the environment: `.env` values, overridden by real variables."""
-    values = {k: v for k, v in dotenv_values(env_file).items() if v is not None}
+def load_settings(env_file: Path = Path(".env"), *, required: bool = False) -> Settings:
+    """The one place that reads the environment: `.env` values, overridden by real variables.
+    A missing `env_file` is an error when `required` (it was named on the command line)."""
+    if required and not env_file.is_file():
+        raise SettingsError(f"The settings file {env_file} does not exist; check --env-file.")
+    try:
+        read = dotenv_values(env_file, encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise SettingsError(
+            f"The settings file {env_file} is not UTF-8 text ({exc.reason} at byte "
+            f"{exc.start}); save it as UTF-8."
+        ) from None
+    except OSError as exc:
+        raise SettingsError(f"Cannot read the settings file {env_file}: {exc.strerror}.") from None
+    values = {k: v for k, v in read.items() if v is not None}
     values.update(os.environ)
     return settings_from(values)

@@ -107,3 +107,46 @@ def test_message_content_intent_only_for_answer_channels() -> None:
     assert with_channels.message_content
     assert with_channels.guild_messages and with_channels.dm_messages and with_channels.guilds
     assert not with_channels.members and not with_channels.presences
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "5", "-1"])
+def test_a_threshold_flag_outside_0_to_1_is_refused(
+    value: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bot.cli import main
+
+    with pytest.raises(SystemExit) as caught:
+        main([f"--threshold={value}", "sources"])
+    assert caught.value.code == 2
+    assert "must be between 0 and 1" in capsys.readouterr().err
+
+
+def test_an_env_file_not_in_utf8_is_named_not_a_traceback(tmp_path: Path) -> None:
+    env = tmp_path / ".env"
+    env.write_bytes("CITEBOT_ADMIN_ROLE=Rédaction\n".encode("latin-1"))
+    with pytest.raises(SettingsError, match=r"\.env is not UTF-8 text .* save it as UTF-8"):
+        load_settings(env)
+
+
+def test_a_named_env_file_that_is_missing_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bot.cli import main
+
+    with pytest.raises(SettingsError, match=r"missing\.env does not exist; check --env-file"):
+        load_settings(tmp_path / "missing.env", required=True)
+    assert main(["--env-file", str(tmp_path / "missing.env"), "sources"]) == 1
+    assert "does not exist; check --env-file" in capsys.readouterr().err
+
+
+def test_a_misspelt_key_is_named_with_the_likely_one() -> None:
+    with pytest.raises(SettingsError) as caught:
+        settings_from({"CITEBOT_TRESHOLD": "0.5", "OTHER_TOOL_KEY": "1"})
+    assert "CITEBOT_TRESHOLD (did you mean CITEBOT_THRESHOLD?)" in str(caught.value)
+    assert "OTHER_TOOL_KEY" not in str(caught.value)
+
+
+def test_a_folder_setting_expands_the_home_folder(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", "/home/editor")
+    s = settings_from({"CITEBOT_INDEX_DIR": "~/idx", "CITEBOT_ARTICLES_DIR": "~/news"})
+    assert (s.index_dir, s.articles_dir) == (Path("/home/editor/idx"), Path("/home/editor/news"))
