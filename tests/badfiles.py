@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import errno
 import os
-import pathlib
 from pathlib import Path
 from typing import Any
 
@@ -83,14 +82,14 @@ def deny_reading(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
     fails with EACCES, as it does for any other user after `chmod 0`."""
     if os.geteuid() != 0:
         return
-    real_open = pathlib.Path.open
+    real_open = os.open
 
-    def open_unless_denied(self: Path, *args: Any, **kwargs: Any) -> Any:
-        if self.name == name:
-            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(self))
-        return real_open(self, *args, **kwargs)
+    def open_unless_denied(path: Any, *args: Any, **kwargs: Any) -> Any:
+        if os.path.basename(os.fsdecode(path)) == name:
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+        return real_open(path, *args, **kwargs)
 
-    monkeypatch.setattr(pathlib.Path, "open", open_unless_denied)
+    monkeypatch.setattr(os, "open", open_unless_denied)
 
 
 def matches(reason: str, expected: str) -> bool:

@@ -18,6 +18,8 @@ from retrieval.ingest.chunking import split_sentences
 from retrieval.types import Article, Skipped
 
 MAX_TITLE_CHARS = 200
+# An id names an article in reports and in every index row; a longer one is not an id.
+MAX_ID_CHARS = 500
 # An ATX heading, "## Title ##"; "#hashtag" is not one.
 _HEADING = re.compile(r" {0,3}#{1,6}[ \t]+(.*?\S)(?:[ \t]+#+)?[ \t]*$")
 
@@ -61,27 +63,37 @@ def read_json_lines(text: str, relpath: str, skipped: list[Skipped]) -> list[Art
             continue
         where = f"{relpath}:{lineno}"
         try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            skipped.append(Skipped(where, f"Not valid JSON: {error.msg} (column {error.colno})."))
-            continue
-        try:
-            articles.append(_record(record, where, where))
+            articles.append(read_json_line(line, where))
         except ArticleError as error:
             skipped.append(Skipped(where, str(error)))
     return articles
+
+
+def read_json_line(line: str, where: str) -> Article:
+    """The article in one JSON Lines record, read from `where` (`FILE:LINE`)."""
+    return _record(_parse(line, lines=False), where, where)
+
+
+def _parse(text: str, *, lines: bool) -> object:
+    """JSON, or ArticleError saying why not: crafted input fails in more ways than a syntax
+    error (100,000 nested brackets exhaust the recursion limit; a 5,000-digit number passes
+    Python's limit on converting digits)."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        where = f"line {error.lineno}, column {error.colno}" if lines else f"column {error.colno}"
+        raise ArticleError(f"Not valid JSON: {error.msg} ({where}).") from None
+    except RecursionError:
+        raise ArticleError("Not readable JSON: it is nested too deeply.") from None
+    except ValueError as error:
+        raise ArticleError(f"Not readable JSON: {error}.") from None
 
 
 def read_json(text: str, relpath: str, skipped: list[Skipped]) -> list[Article]:
     """A JSON object, or a list of them; a bad item is added to `skipped` as `FILE#N`."""
     if not text.strip():
         raise ArticleError("The file is empty.")
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise ArticleError(
-            f"Not valid JSON: {error.msg} (line {error.lineno}, column {error.colno})."
-        ) from None
+    data = _parse(text, lines=True)
     if isinstance(data, dict):
         return [_record(data, relpath, relpath)]
     if not isinstance(data, list):
@@ -107,6 +119,11 @@ def _record(record: object, default_id: str, path: str) -> Article:
     body = _body(text)
     raw_id = record.get("id")
     article_id = default_id if raw_id is None or raw_id == "" else str(raw_id)
+    if len(article_id) > MAX_ID_CHARS:
+        raise ArticleError(
+            f"The record's 'id' is {len(article_id):,} characters long, over the limit of "
+            f"{MAX_ID_CHARS}."
+        )
     return Article(
         id=article_id,
         title=meta_text(record.get("title")) or title_of(body),

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import codecs
 import errno
+import io
+import itertools
 import os
 import stat
 from collections.abc import Callable, Iterator
@@ -17,7 +19,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from retrieval.errors import ArticleError
-from retrieval.ingest.formats import read_json, read_json_lines, read_markdown, read_plain
+from retrieval.ingest.formats import (
+    read_json,
+    read_json_line,
+    read_json_lines,
+    read_markdown,
+    read_plain,
+)
 from retrieval.types import Article, Skipped
 
 DEFAULT_MAX_BYTES = 5_000_000
@@ -79,11 +87,14 @@ def load_articles(root: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> LoadResu
     base = root.resolve()
     skipped: list[Skipped] = []
     collector = _Collector()
-    for relpath, path in _walk(base, skipped):
+    for relpath, target in _walk(base, skipped):
         try:
-            articles = _read_file(path, relpath, max_bytes, skipped)
+            articles = _read_file(base, relpath, target, max_bytes, skipped)
         except ArticleError as error:
             skipped.append(Skipped(relpath, str(error)))
+            continue
+        except Exception as error:  # a crafted file must not stop the build: skip it, say why
+            skipped.append(Skipped(relpath, f"Cannot read this file: {_describe(error)}."))
             continue
         for article in articles:
             problem = collector.add(article)
@@ -113,10 +124,15 @@ def load_file(
             relpath = absolute.absolute().relative_to(base).as_posix()
         except ValueError:
             raise ArticleError(f"{path} is not inside the articles folder {root}.") from None
-    if absolute.is_symlink():
-        _check_link(absolute, base)
+    target = _check_link(absolute, base) if absolute.is_symlink() else relpath
     strict: list[Skipped] = []
-    articles = _read_file(absolute, relpath, max_bytes, strict if skipped is None else skipped)
+    collected = strict if skipped is None else skipped
+    try:
+        articles = _read_file(base, relpath, target, max_bytes, collected)
+    except ArticleError:
+        raise
+    except Exception as error:
+        raise ArticleError(f"Cannot read this file: {_describe(error)}.") from None
     if skipped is None and strict:
         raise ArticleError(f"{strict[0].path}: {strict[0].reason}")
     return articles
@@ -150,8 +166,10 @@ class _Collector:
         return tuple(self._articles)
 
 
-def _walk(base: Path, skipped: list[Skipped]) -> Iterator[tuple[str, Path]]:
-    """Yield `(relative POSIX path, path)` of each candidate article file, sorted by path."""
+def _walk(base: Path, skipped: list[Skipped]) -> Iterator[tuple[str, str]]:
+    """Yield `(relative POSIX path, what to open)` of each candidate article file, sorted by
+    path; what to open is the path itself, or for a file link its target, both relative to
+    `base`."""
     found: list[tuple[tuple[str, ...], str, Path]] = []
 
     def unreadable(error: OSError) -> None:
@@ -175,17 +193,18 @@ def _walk(base: Path, skipped: list[Skipped]) -> Iterator[tuple[str, Path]]:
             relpath = _relpath(path, base)
             found.append((tuple(relpath.split("/")), relpath, path))
     for _, relpath, path in sorted(found):
+        target = relpath
         if path.is_symlink():
             try:
-                _check_link(path, base)
+                target = _check_link(path, base)
             except ArticleError as error:
                 skipped.append(Skipped(relpath, str(error)))
                 continue
-        yield relpath, path
+        yield relpath, target
 
 
-def _check_link(link: Path, base: Path) -> None:
-    """Raise unless `link` resolves to something inside `base`."""
+def _check_link(link: Path, base: Path) -> str:
+    """Where `link` leads, relative to `base`; raise unless that is inside `base`."""
     try:
         target = link.resolve(strict=True)
     except RuntimeError:  # Python 3.11 reports a symlink loop this way, later ones as ELOOP
@@ -197,33 +216,123 @@ def _check_link(link: Path, base: Path) -> None:
         raise ArticleError(reason) from None
     if not target.is_relative_to(base):
         raise ArticleError("It links outside the articles folder, so it was not followed.")
+    return target.relative_to(base).as_posix()
 
 
-def _read_file(path: Path, relpath: str, max_bytes: int, skipped: list[Skipped]) -> list[Article]:
-    read = READERS.get(path.suffix.lower())
+def _read_file(
+    base: Path, relpath: str, target: str, max_bytes: int, skipped: list[Skipped]
+) -> list[Article]:
+    """The articles of the file `relpath`, read from `target` (itself, or its link's target)."""
+    read = READERS.get(Path(relpath).suffix.lower())
     if read is None:
         raise ArticleError(f"Unsupported kind of file; use one of {', '.join(sorted(SUFFIXES))}.")
-    return read(_decode(_read_bytes(path, max_bytes)), relpath, skipped)
+    with _open_inside(base, target) as handle:
+        if read is read_json_lines:
+            return _read_json_lines(handle, relpath, max_bytes, skipped)
+        return read(_decode(_read_bytes(handle, max_bytes)), relpath, skipped)
 
 
-def _read_bytes(path: Path, max_bytes: int) -> bytes:
+def _open_inside(base: Path, relpath: str) -> io.BufferedReader:
+    """Open the regular file `base/relpath` for reading, following no link on the way.
+
+    The folder was listed earlier: a folder on the path may have been swapped for a link since,
+    to lead the build outside `base` (its secrets then quoted as articles). Each step is opened
+    relative to the last with O_NOFOLLOW, so a link met anywhere fails to open instead.
+    """
+    *folders, name = relpath.split("/")
     try:
-        info = path.stat()
-        if not stat.S_ISREG(info.st_mode):
+        fd = os.open(base, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            for folder in folders:
+                inner = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
+                os.close(fd)
+                fd = inner
+            # O_NONBLOCK: opening a FIFO named like an article would wait for a writer.
+            file_fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=fd)
+        finally:
+            os.close(fd)
+    except OSError as error:
+        if error.errno in (errno.ELOOP, errno.ENOTDIR):
+            raise ArticleError(
+                "Its path changed into a link while the folder was read, so it was not followed."
+            ) from None
+        raise ArticleError(f"Cannot read this file: {_os_reason(error)}.") from None
+    handle = os.fdopen(file_fd, "rb")
+    try:
+        if not stat.S_ISREG(os.fstat(file_fd).st_mode):
             # A FIFO or device named like an article would block or never end.
             raise ArticleError("Not a regular file.")
-        if info.st_size > max_bytes:
+    except BaseException:
+        handle.close()
+        raise
+    return handle
+
+
+def _read_bytes(handle: io.BufferedReader, max_bytes: int) -> bytes:
+    try:
+        size = os.fstat(handle.fileno()).st_size
+        if size > max_bytes:
             raise ArticleError(
-                f"The file is {info.st_size:,} bytes, over the limit of {max_bytes:,} bytes."
+                f"The file is {size:,} bytes, over the limit of {max_bytes:,} bytes."
             )
-        with path.open("rb") as handle:
-            # Read one byte past the limit: the file may have grown since stat.
-            data = handle.read(max_bytes + 1)
+        # Read one byte past the limit: the file may have grown since fstat.
+        data = handle.read(max_bytes + 1)
     except OSError as error:
         raise ArticleError(f"Cannot read this file: {_os_reason(error)}.") from None
     if len(data) > max_bytes:
         raise ArticleError(f"The file is over the limit of {max_bytes:,} bytes.")
     return data
+
+
+def _read_json_lines(
+    handle: io.BufferedReader, relpath: str, max_bytes: int, skipped: list[Skipped]
+) -> list[Article]:
+    """A JSON Lines file, one record at a time: the size limit holds for each record, not for
+    the file (a file of many small articles is normal); a record over it is skipped."""
+    if handle.peek(2)[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+        # UTF-16 cannot be split at b"\n": read it whole, as any other file.
+        return read_json_lines(_decode(_read_bytes(handle, max_bytes)), relpath, skipped)
+    articles: list[Article] = []
+    records = 0
+    try:
+        for lineno in itertools.count(1):
+            # Never hold more than one record's limit: read up to it, then pass over the rest.
+            line = handle.readline(max_bytes + 1)
+            if not line:
+                break
+            if lineno == 1 and b"\x00" in line[:_BINARY_SNIFF_BYTES]:
+                raise ArticleError("It is a binary file, not text.")
+            where = f"{relpath}:{lineno}"
+            if len(line) > max_bytes and not line.endswith(b"\n"):
+                records += 1
+                size = len(line) + _skip_line(handle)  # the newline ends it, is not in it
+                reason = f"The record is {size:,} bytes, over the limit of {max_bytes:,} bytes."
+                skipped.append(Skipped(where, reason))
+                continue
+            text = _decode(line)
+            if not text.strip():
+                continue
+            records += 1
+            try:
+                articles.append(read_json_line(text, where))
+            except ArticleError as error:
+                skipped.append(Skipped(where, str(error)))
+    except OSError as error:
+        raise ArticleError(f"Cannot read this file: {_os_reason(error)}.") from None
+    if not records:
+        raise ArticleError("The file is empty.")
+    return articles
+
+
+def _skip_line(handle: io.BufferedReader) -> int:
+    """Read past the rest of the current line; return how many bytes it held before its
+    newline."""
+    size = 0
+    while chunk := handle.readline(_BINARY_SNIFF_BYTES):
+        size += len(chunk)
+        if chunk.endswith(b"\n"):
+            return size - 1
+    return size
 
 
 def _decode(data: bytes) -> str:
@@ -256,3 +365,11 @@ def _relpath(path: Path, base: Path) -> str:
 
 def _os_reason(error: OSError) -> str:
     return error.strerror or str(error)
+
+
+def _describe(error: Exception) -> str:
+    """An unexpected error in words: its kind and, when short, its message."""
+    message = " ".join(str(error).split())
+    if not message or len(message) > 200:
+        return type(error).__name__
+    return f"{type(error).__name__}: {message}"

@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from retrieval.errors import ArticleError
-from retrieval.ingest.loading import LoadResult, load_articles, load_file
+from retrieval.ingest import loading
+from retrieval.ingest.loading import LoadResult, _read_file, _walk, load_articles, load_file
 from retrieval.types import Article, Skipped
 
 
@@ -231,3 +235,101 @@ def test_load_file_refuses_a_link_outside_the_root(tmp_path: Path) -> None:
 def test_missing_root_raises(tmp_path: Path) -> None:
     with pytest.raises(ArticleError, match="does not exist"):
         load_articles(tmp_path / "nope")
+
+
+def test_a_folder_swapped_for_a_link_while_reading_is_never_followed(tmp_path: Path) -> None:
+    """A folder listed as real but a link by the time its file is opened: an attacker swapping
+    `sub` for a link to a folder of secrets, in another process, must never get them quoted."""
+    root, outside = tmp_path / "articles", tmp_path / "private"
+    write(root, "kept.txt", "Kept\nA story that stays.")
+    for i in range(30):  # many files, so many opens while the link may be there
+        write(root, f"sub/c{i}.json", json.dumps({"id": f"c{i}", "text": f"Harmless {i}."}))
+        write(outside, f"c{i}.json", json.dumps({"id": f"c{i}", "text": f"Password {i}."}))
+    swap = (
+        "import os, sys, time\n"
+        "sub, real, outside = sys.argv[1:]\n"
+        "while True:\n"
+        "    os.rename(sub, real); os.symlink(outside, sub); time.sleep(0.001)\n"
+        "    os.unlink(sub); os.rename(real, sub); time.sleep(0.001)\n"
+    )
+    swapper = subprocess.Popen(
+        [sys.executable, "-c", swap, str(root / "sub"), str(root / "sub.real"), str(outside)]
+    )
+    try:
+        started = time.monotonic() + 30
+        while not (root / "sub").is_symlink() and time.monotonic() < started:
+            time.sleep(0.001)  # the swapper has begun once a link is seen
+        texts: list[str] = []
+        until = time.monotonic() + 3  # a leak shows within a few loads; stop at the first
+        while time.monotonic() < until and not any(t.startswith("Password") for t in texts):
+            texts += [a.text for a in load_articles(root).articles]
+    finally:
+        swapper.kill()
+        swapper.wait()
+    assert any("A story that stays." in text for text in texts)
+    assert any(text.startswith("Harmless") for text in texts)
+    assert not any(text.startswith("Password") for text in texts)
+
+
+def test_a_link_met_while_opening_is_refused_with_a_reason(tmp_path: Path) -> None:
+    root = tmp_path / "articles"
+    write(root, "sub/a.txt", "A\nInside.")
+    write(tmp_path, "private/a.txt", "Secret\nOutside.")
+    found = list(_walk(root.resolve(), []))
+    (root / "sub").rename(root / "sub.real")
+    (root / "sub").symlink_to(tmp_path / "private", target_is_directory=True)
+    with pytest.raises(ArticleError, match=r"changed into a link .* not followed"):
+        _read_file(root.resolve(), *found[0], 1000, [])
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "reason"),
+    [
+        ("deep.json", "[" * 100_000 + "]" * 100_000, "Not readable JSON: it is nested too deeply."),
+        (
+            "deep.jsonl",
+            "[" * 100_000 + "]" * 100_000,
+            "Not readable JSON: it is nested too deeply.",
+        ),
+        ("digits.json", '{"id": ' + "9" * 5000 + ', "text": "T."}', "Not readable JSON: "),
+        ("digits.jsonl", '{"id": ' + "9" * 5000 + ', "text": "T."}', "Not readable JSON: "),
+        ("long-id.json", json.dumps({"id": "x" * 5000, "text": "T."}), "The record's 'id' is "),
+    ],
+)
+def test_a_crafted_json_file_is_skipped_with_its_reason(
+    tmp_path: Path, name: str, content: str, reason: str
+) -> None:
+    write(tmp_path, name, content)
+    write(tmp_path, "ok.txt", "Fine\nStill read.")
+    result = load_articles(tmp_path)
+    assert [a.path for a in result.articles] == ["ok.txt"]
+    [skip] = result.skipped
+    assert skip.path in (name, f"{name}:1") and skip.reason.startswith(reason)
+
+
+def test_any_failure_reading_one_file_skips_it_with_its_reason(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(tmp_path, "a.md", "# A\n\nBody.")
+    write(tmp_path, "b.txt", "B\nStill read.")
+
+    def broken(text: str, relpath: str) -> Article:
+        raise MemoryError
+
+    monkeypatch.setitem(
+        loading.READERS, ".md", lambda text, relpath, skipped: [broken(text, relpath)]
+    )
+    result = load_articles(tmp_path)
+    assert [a.path for a in result.articles] == ["b.txt"]
+    assert reasons(result) == {"a.md": "Cannot read this file: MemoryError."}
+
+
+def test_the_size_limit_holds_for_each_json_lines_record_not_the_file(tmp_path: Path) -> None:
+    records = [json.dumps({"id": f"r{i}", "text": f"Story number {i}."}) for i in range(50)]
+    records.insert(7, json.dumps({"id": "big", "text": "word " * 100}))
+    write(tmp_path, "many.jsonl", "\n".join(records) + "\n")
+    result = load_articles(tmp_path, max_bytes=200)
+    assert len(result.articles) == 50
+    assert reasons(result) == {
+        "many.jsonl:8": "The record is 525 bytes, over the limit of 200 bytes."
+    }
