@@ -17,35 +17,21 @@ class RoleLike(Protocol):
     @property
     def id(self) -> int: ...
 
-    @property
-    def name(self) -> str: ...
-
-
-def admin_role_key(setting: str) -> str:
-    """The configured admin role as written in .env, normalised: a role id, or a name as
-    compared (case-insensitively). Accepts `1234…`, `<@&1234…>`, `@Name` or `Name`."""
-    key = setting.strip()
-    if key.startswith("<@&") and key.endswith(">"):
-        key = key[3:-1]
-    return key.removeprefix("@").strip().casefold()
-
 
 def may_reindex(
-    permissions: discord.Permissions, roles: Iterable[RoleLike], admin_role: str | None
+    permissions: discord.Permissions, roles: Iterable[RoleLike], admin_role: int | None
 ) -> bool:
-    """Manage Server or Administrator, or one of `roles` is the configured admin role (by id or
-    by name)."""
+    """Manage Server or Administrator, or one of `roles` is the configured admin role.
+
+    By id only: anyone with Manage Roles can create a role with any name, or one named like an
+    id, so a name would let them grant themselves /reindex.
+    """
     if permissions.manage_guild or permissions.administrator:
         return True
-    if not admin_role:
-        return False
-    key = admin_role_key(admin_role)
-    if not key:
-        return False
-    return any(str(role.id) == key or role.name.casefold() == key for role in roles)
+    return admin_role is not None and any(role.id == admin_role for role in roles)
 
 
-def interaction_may_reindex(interaction: discord.Interaction, admin_role: str | None) -> bool:
+def interaction_may_reindex(interaction: discord.Interaction, admin_role: int | None) -> bool:
     """`may_reindex` for the member behind `interaction`; never in DMs."""
     if interaction.guild_id is None:
         return False

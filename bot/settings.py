@@ -60,7 +60,7 @@ class Settings:
     discord_token: Secret | None = field(default=None, repr=False)
     guild_id: int | None = None
     answer_channels: frozenset[int] = frozenset()
-    admin_role: str | None = None
+    admin_role: int | None = None  # a role id: a name can be taken by anyone
     cooldown_rate: int = 3
     cooldown_per: float = 30.0
     max_concurrent: int = 4
@@ -155,6 +155,21 @@ def _snowflakes(env: Mapping[str, str], key: str) -> frozenset[int]:
     return frozenset(ids)
 
 
+def _role(env: Mapping[str, str], key: str) -> int | None:
+    """A role id, bare or as Discord writes a role mention (`<@&ID>`)."""
+    raw = env.get(key, "").strip()
+    if not raw:
+        return None
+    digits = raw.removeprefix("<@&").removesuffix(">")
+    if digits.isdigit() and 15 <= len(digits) <= 21:
+        return int(digits)
+    raise SettingsError(
+        f"{key}={raw!r} is not a role id. A name is not accepted: anyone who may create roles "
+        "could create one of that name. Turn on Developer Mode (User Settings, Advanced), then "
+        "in Server Settings, Roles, right-click the role and Copy Role ID."
+    )
+
+
 def _choice(
     env: Mapping[str, str], key: str, choices: tuple[_C, ...], default: _C, what: str
 ) -> _C:
@@ -207,7 +222,7 @@ def _settings_from(env: Mapping[str, str]) -> Settings:
         discord_token=Secret(token) if token else None,
         guild_id=guild,
         answer_channels=_snowflakes(env, "CITEBOT_ANSWER_CHANNELS"),
-        admin_role=env.get("CITEBOT_ADMIN_ROLE", "").strip() or None,
+        admin_role=_role(env, "CITEBOT_ADMIN_ROLE"),
         cooldown_rate=_int(env, "CITEBOT_COOLDOWN_RATE", defaults.cooldown_rate, minimum=1)
         or defaults.cooldown_rate,
         cooldown_per=_float(env, "CITEBOT_COOLDOWN_PER", defaults.cooldown_per, 0.0, 86400.0),

@@ -26,7 +26,7 @@ def test_every_key_is_read() -> None:
             "DISCORD_TOKEN": TOKEN,
             "CITEBOT_GUILD_ID": CHANNEL,
             "CITEBOT_ANSWER_CHANNELS": f"{CHANNEL}, 223456789012345678",
-            "CITEBOT_ADMIN_ROLE": "Indexers",
+            "CITEBOT_ADMIN_ROLE": f"<@&{CHANNEL}>",
             "CITEBOT_COOLDOWN_RATE": "5",
             "CITEBOT_COOLDOWN_PER": "10.5",
             "CITEBOT_MAX_CONCURRENT": "2",
@@ -42,7 +42,7 @@ def test_every_key_is_read() -> None:
     assert s.guild_id == int(CHANNEL)
     assert s.answer_channels == {int(CHANNEL), 223456789012345678}
     assert (s.admin_role, s.cooldown_rate, s.cooldown_per, s.max_concurrent) == (
-        "Indexers",
+        int(CHANNEL),
         5,
         10.5,
         2,
@@ -68,6 +68,12 @@ def test_every_key_is_read() -> None:
         ("CITEBOT_ANSWER_CHANNELS", "general", "CITEBOT_ANSWER_CHANNELS holds 'general'"),
         ("DISCORD_TOKEN", "hunter2", "DISCORD_TOKEN does not look like a bot token"),
         ("CITEBOT_ENCODER", "gpu", "CITEBOT_ENCODER='gpu' is not an encoder"),
+        (
+            "CITEBOT_ADMIN_ROLE",
+            "Editors",
+            "CITEBOT_ADMIN_ROLE='Editors' is not a role id. A name is not accepted: anyone who "
+            "may create roles could create one of that name. Turn on Developer Mode",
+        ),
         (
             "CITEBOT_PASSAGE_VECTORS",
             "mean",
