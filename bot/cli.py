@@ -67,6 +67,13 @@ def _parser() -> argparse.ArgumentParser:
         "postings, without embedding)",
     )
 
+    p.add_argument(
+        "--allow-shrink",
+        action="store_true",
+        help="allow a reindex that drops more of the indexed articles than CITEBOT_MAX_SHRINK "
+        "(all of them included)",
+    )
+
     p = sub.add_parser("ask", help="answer one question with a cited sentence")
     p.add_argument("question")
     p.add_argument("--k", type=int, default=3, help="further sources to list (default 3)")
@@ -112,11 +119,16 @@ def _progress_bar() -> tuple[object, object]:
     return progress, close
 
 
-def _cmd_index(settings: Settings, path: Path | None, full: bool, rewrite: bool) -> int:
-    engine = build_engine(settings.with_overrides(articles_dir=path))
+def _cmd_index(settings: Settings, args: argparse.Namespace) -> int:
+    engine = build_engine(settings.with_overrides(articles_dir=args.path))
     progress, close = _progress_bar()
     try:
-        report = engine.reindex(progress=progress, full=full, rewrite=rewrite)  # type: ignore[arg-type]
+        report = engine.reindex(
+            progress=progress,  # type: ignore[arg-type]
+            full=args.full,
+            rewrite=args.rewrite,
+            max_shrink=None if args.allow_shrink else settings.max_shrink,
+        )
     finally:
         close()  # type: ignore[operator]
         engine.close()
@@ -175,7 +187,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             threshold=args.threshold,
         )
         if args.command == "index":
-            return _cmd_index(settings, args.path, args.full, args.rewrite)
+            return _cmd_index(settings, args)
         if args.command == "ask":
             return _cmd_ask(settings, args)
         if args.command == "sources":

@@ -12,6 +12,7 @@ import discord
 
 from bot.formatting import progress_text
 from retrieval import Engine, ReindexReport
+from retrieval.build.reindex import MAX_SHRINK
 
 log = logging.getLogger("citebot.bot")
 
@@ -77,16 +78,21 @@ async def reindex_with_progress(
     interval: float = 1.0,
     full: bool = False,
     rewrite: bool = False,
+    max_shrink: float | None = MAX_SHRINK,
 ) -> ReindexReport:
     """Rebuild the index in a worker thread, showing progress through `show`. Questions keep
     being answered from the served index meanwhile: the engine swaps the new one in at the end.
-    `full` embeds every article afresh, `rewrite` writes every file anew reusing the vectors
-    (see `Engine.reindex`)."""
+    `full` embeds every article afresh, `rewrite` writes every file anew reusing the vectors;
+    a build dropping more than `max_shrink` of the articles is refused (see `Engine.reindex`)."""
     progress = ThrottledProgress(show, asyncio.get_running_loop(), interval=interval)
     progress.start()
     try:
         return await asyncio.to_thread(
-            engine.reindex, progress=progress.report, full=full, rewrite=rewrite
+            engine.reindex,
+            progress=progress.report,
+            full=full,
+            rewrite=rewrite,
+            max_shrink=max_shrink,
         )
     finally:
         await progress.finish()

@@ -28,6 +28,18 @@ def unavailable(reason: str | None) -> str:
     return content(f"The index is unavailable: {why}. An admin can run /reindex.")
 
 
+def reindex_failed(exc: BaseException, *, serving: bool) -> str:
+    """The reply to the admin whose /reindex failed: what failed, and what still serves (not
+    "the index is unavailable… run /reindex", which they just did)."""
+    if isinstance(exc, ReindexInProgress):
+        return REINDEX_RUNNING
+    still = " Questions are still answered from the previous index." if serving else ""
+    if isinstance(exc, CitebotError):
+        return content(f"The reindex failed: {str(exc).rstrip('. ')}.{still}")
+    log.error("Unexpected error while reindexing", exc_info=exc)
+    return f"The reindex failed on an unexpected error; it is logged.{still}"
+
+
 def cooling_down(retry_after: float) -> str:
     seconds = max(math.ceil(retry_after), 1)
     return f"You're asking quickly — try again in {seconds} s."

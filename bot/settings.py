@@ -57,6 +57,7 @@ class Settings:
     passage_vectors: PassageVectors = DEFAULT_RECIPE
     threshold: float = 0.3
     max_file_bytes: int = 5_000_000
+    max_shrink: float = 0.5
     discord_token: Secret | None = field(default=None, repr=False)
     guild_id: int | None = None
     answer_channels: frozenset[int] = frozenset()
@@ -219,6 +220,7 @@ def _settings_from(env: Mapping[str, str]) -> Settings:
         threshold=_float(env, "CITEBOT_THRESHOLD", defaults.threshold, 0.0, 1.0),
         max_file_bytes=_int(env, "CITEBOT_MAX_FILE_BYTES", defaults.max_file_bytes, minimum=1)
         or defaults.max_file_bytes,
+        max_shrink=_float(env, "CITEBOT_MAX_SHRINK", defaults.max_shrink, 0.0, 1.0),
         discord_token=Secret(token) if token else None,
         guild_id=guild,
         answer_channels=_snowflakes(env, "CITEBOT_ANSWER_CHANNELS"),

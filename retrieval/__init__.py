@@ -31,6 +31,8 @@ from retrieval.errors import (
     InvalidQuestion,
     ModelMismatch,
     ReindexInProgress,
+    ShrinkRefused,
+    StorageError,
 )
 from retrieval.index.checksums import Verification, verify_served
 from retrieval.types import (
@@ -77,8 +79,10 @@ __all__ = [
     "PassageVectors",
     "ReindexInProgress",
     "ReindexReport",
+    "ShrinkRefused",
     "Skipped",
     "Source",
+    "StorageError",
     "Verification",
     "clean_question",
     "load_encoder",

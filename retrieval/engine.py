@@ -17,7 +17,7 @@ from pathlib import Path
 from retrieval.answer.choose import AnswerSettings, answer_question, source_of
 from retrieval.answer.reader import Reader
 from retrieval.answer.search import hits, rank_passages
-from retrieval.build.reindex import Progress, build_index, no_progress
+from retrieval.build.reindex import MAX_SHRINK, Progress, build_index, no_progress
 from retrieval.encode.encoder import Encoder
 from retrieval.errors import IndexUnavailable, InvalidQuestion
 from retrieval.index.version import IndexVersion, current_version
@@ -168,11 +168,17 @@ class Engine:
     # --- reindexing ---
 
     def reindex(
-        self, progress: Progress = no_progress, *, full: bool = False, rewrite: bool = False
+        self,
+        progress: Progress = no_progress,
+        *,
+        full: bool = False,
+        rewrite: bool = False,
+        max_shrink: float | None = MAX_SHRINK,
     ) -> ReindexReport:
         """Rebuild incrementally from the articles folder, then serve the new version; `full`
         embeds every article afresh, reusing nothing; `rewrite` writes every file anew, reusing
-        the vectors that match their checksums (see `build_index`)."""
+        the vectors that match their checksums; a build dropping more than `max_shrink` of the
+        articles is refused (None allows it; see `build_index`)."""
         report = build_index(
             self.articles_dir,
             self.index_dir,
@@ -182,6 +188,7 @@ class Engine:
             full=full,
             rewrite=rewrite,
             passage_vectors=self.passage_vectors,
+            max_shrink=max_shrink,
         )
         served = self._served
         if served is None or served.version.name != report.stats.version:

@@ -4,6 +4,8 @@ CitebotError
 ├── IndexUnavailable        no usable index: never built, missing or corrupt files
 │   └── ModelMismatch       built with another model or dimension: reindex
 ├── ReindexInProgress       another reindex holds the lock
+├── ShrinkRefused           a reindex would drop too many articles (an unmounted folder?)
+├── StorageError            a folder is not one, or the index cannot be written (read-only, full)
 ├── InvalidQuestion         nothing to search for in the question
 └── ArticleError            one article file cannot be read or parsed (skipped, reported)
 """
@@ -25,6 +27,14 @@ class ModelMismatch(IndexUnavailable):
 
 class ReindexInProgress(CitebotError):
     """A reindex is already running."""
+
+
+class ShrinkRefused(CitebotError):
+    """A reindex would drop all the indexed articles, or more than the allowed share of them."""
+
+
+class StorageError(CitebotError):
+    """The index folder cannot be written, or a folder setting names something else."""
 
 
 class InvalidQuestion(CitebotError):

@@ -10,7 +10,7 @@ from bot.client import NO_PINGS, CitebotBot
 from bot.formatting import Reply, report_reply
 from bot.permissions import interaction_may_reindex
 from bot.reindexing import reindex_with_progress
-from bot.replies import REINDEX_DENIED, REINDEX_GUILD_ONLY, REINDEX_RUNNING, error_reply
+from bot.replies import REINDEX_DENIED, REINDEX_GUILD_ONLY, REINDEX_RUNNING, reindex_failed
 
 
 class Reindex(commands.Cog):
@@ -24,12 +24,14 @@ class Reindex(commands.Cog):
         full="Embed every article afresh, reusing nothing: repairs damage `citebot verify` found",
         rewrite="Write every file anew, reusing intact vectors: repairs a damaged dense index or "
         "postings",
+        allow_shrink="Allow dropping more articles than CITEBOT_MAX_SHRINK allows (all included)",
     )
     async def reindex(
         self,
         interaction: discord.Interaction[CitebotBot],
         full: bool = False,
         rewrite: bool = False,
+        allow_shrink: bool = False,
     ) -> None:
         """Rebuild the index from the articles folder (Manage Server or the admin role)."""
         refusal = None
@@ -59,9 +61,10 @@ class Reindex(commands.Cog):
                     interval=self.bot.progress_interval,
                     full=full,
                     rewrite=rewrite,
+                    max_shrink=None if allow_shrink else self.bot.settings.max_shrink,
                 )
             except Exception as exc:
-                reply = Reply(content=error_reply(exc))
+                reply = Reply(content=reindex_failed(exc, serving=self.bot.engine.ready))
             else:
                 reply = report_reply(report)
             await interaction.edit_original_response(

@@ -36,12 +36,15 @@ from retrieval.build.publishing import (
 from retrieval.build.rows import EMBED, Rows
 from retrieval.build.served import AFRESH, ASKED, damaged_vectors, open_served, reuse_note
 from retrieval.encode.encoder import Encoder
-from retrieval.errors import IndexUnavailable, ReindexInProgress
+from retrieval.errors import IndexUnavailable, ReindexInProgress, ShrinkRefused, StorageError
 from retrieval.index.dense import IVF_THRESHOLD
 from retrieval.index.version import VERSIONS, IndexVersion
 from retrieval.ingest.fingerprint import fingerprint as folder_fingerprint
 from retrieval.ingest.loading import load_articles
 from retrieval.types import DEFAULT_RECIPE, Article, PassageVectors, ReindexReport, Skipped
+
+# The share of the served version's articles a reindex may drop without being told it may.
+MAX_SHRINK = 0.5
 
 # progress(stage, done, total): stage is "reading", "checking" (the served version's vector
 # files, before reusing them), "embedding" or "writing".
@@ -153,6 +156,7 @@ def build_index(
     full: bool = False,
     rewrite: bool = False,
     passage_vectors: PassageVectors = DEFAULT_RECIPE,
+    max_shrink: float | None = MAX_SHRINK,
 ) -> ReindexReport:
     """Index `articles_dir` into a new version of `index_dir`, reusing what has not changed.
 
@@ -167,21 +171,63 @@ def build_index(
     `passage_vectors` says how passage vectors are made (pooling.py); a served version made
     the other way has every passage vector made again.
 
-    Raises ReindexInProgress when another build holds the lock; any other failure leaves the
-    served version untouched.
+    A build that would leave no article of the served version's, or fewer than `1 - max_shrink`
+    of them, raises ShrinkRefused (None allows any): an empty folder is more often an unmounted
+    share than a choice, and the vectors of the version it would replace took long to make.
+
+    Raises ReindexInProgress when another build holds the lock, StorageError when a folder
+    is not one or the index cannot be written (read-only, disk full), naming the path and the
+    cause; any failure leaves the served version untouched.
     """
-    with reindex_lock(index_dir):
-        return _build_locked(
-            articles_dir,
-            index_dir,
-            encoder,
-            progress,
-            max_bytes,
-            ivf_threshold,
-            full,
-            rewrite,
-            passage_vectors,
-        )
+    for folder, setting in (
+        (articles_dir, "CITEBOT_ARTICLES_DIR"),
+        (index_dir, "CITEBOT_INDEX_DIR"),
+    ):
+        if folder.exists() and not folder.is_dir():
+            raise StorageError(
+                f"{folder} is a file, not a folder; set {setting} (or the command-line flag) to "
+                "a folder."
+            )
+    try:
+        with reindex_lock(index_dir):
+            return _build_locked(
+                articles_dir,
+                index_dir,
+                encoder,
+                progress,
+                max_bytes,
+                ivf_threshold,
+                full,
+                rewrite,
+                passage_vectors,
+                max_shrink,
+            )
+    except OSError as exc:
+        where = exc.filename or index_dir
+        raise StorageError(
+            f"Cannot write the index in {index_dir}: {where}: {exc.strerror or exc}. The served "
+            "version is unchanged."
+        ) from exc
+    except sqlite3.OperationalError as exc:  # "database or disk is full", among others
+        raise StorageError(
+            f"Cannot write the index in {index_dir}: {exc}. The served version is unchanged."
+        ) from exc
+
+
+def _check_shrink(articles_dir: Path, before: int, after: int, max_shrink: float | None) -> None:
+    """Raise ShrinkRefused when going from `before` articles to `after` drops too many."""
+    if max_shrink is None or before == 0 or after >= before:
+        return
+    dropped = (before - after) / before
+    if after > 0 and dropped <= max_shrink:
+        return
+    raise ShrinkRefused(
+        f"The articles folder {articles_dir} holds {after} articles where the served index has "
+        f"{before}: this reindex would drop {dropped:.0%} of them, over the limit of "
+        f"{max_shrink:.0%} (CITEBOT_MAX_SHRINK). Nothing was changed. If the folder is "
+        "unmounted or moved, bring it back; if the articles were removed on purpose, reindex "
+        "with `citebot index --allow-shrink` (or /reindex allow_shrink:True)."
+    )
 
 
 def _build_locked(
@@ -194,6 +240,7 @@ def _build_locked(
     full: bool,
     rewrite: bool,
     recipe: PassageVectors,
+    max_shrink: float | None,
 ) -> ReindexReport:
     if not articles_dir.is_dir():
         raise IndexUnavailable(
@@ -225,6 +272,9 @@ def _build_locked(
             old = None
             afresh = f"{AFRESH}: the served version's database is damaged ({exc})."
             added, changed, removed, unchanged, pending = _plan(articles, None, recipe)
+        _check_shrink(
+            articles_dir, unchanged + len(changed) + len(removed), len(articles), max_shrink
+        )
         if old is not None and full:
             afresh = f"{AFRESH}, as a full rebuild was asked for."
         elif (

@@ -127,6 +127,11 @@ def _checksums(value: object) -> dict[str, str]:
 
 def current_version(index_dir: Path) -> Path:
     """The folder of the version being served, or IndexUnavailable saying how to build one."""
+    if index_dir.exists() and not index_dir.is_dir():
+        raise IndexUnavailable(
+            f"The index folder {index_dir} is a file, not a folder; set CITEBOT_INDEX_DIR (or "
+            "--index) to a folder."
+        )
     pointer = index_dir / CURRENT
     try:
         name = pointer.read_text(encoding="utf-8").strip()

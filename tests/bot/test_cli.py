@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -236,3 +240,72 @@ def test_eval_prints_exactly_one_json_object(tmp_path: Path) -> None:
         "--mode", "bm25", cwd=tmp_path,
     )  # fmt: skip
     assert "snippet_hit@1" in done.stdout and not done.stdout.lstrip().startswith("{")
+
+
+def test_index_refuses_to_drop_every_article_unless_allowed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bot.cli import main
+
+    articles = write_corpus(tmp_path / "articles")
+    flags = ["--model", "fake", "--articles", str(articles), "--index", str(tmp_path / "index")]
+    assert main([*flags, "index"]) == 0
+    for path in articles.iterdir():
+        path.unlink()
+    assert main([*flags, "index"]) == 1
+    err = capsys.readouterr().err
+    assert "holds 0 articles where the served index has 3" in err
+    assert "`citebot index --allow-shrink`" in err
+    assert main([*flags, "sources", "--json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)) == 3  # the previous version still serves
+    assert main([*flags, "index", "--allow-shrink"]) == 0
+    assert "Indexed 0 articles" in capsys.readouterr().out
+
+
+def test_folder_and_disk_errors_name_the_path_and_the_cause(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.cli import main
+    from retrieval.build import reindex
+
+    articles = write_corpus(tmp_path / "articles")
+    a_file = tmp_path / "passwd"
+    a_file.write_text("root:x:0:0::/root:/bin/sh\n")
+    index = tmp_path / "index"
+    fake = ["--model", "fake"]
+
+    def error_of(*args: str) -> str:
+        assert main([*fake, *args]) == 1
+        err = capsys.readouterr().err
+        assert "Traceback" not in err
+        last = err.splitlines()[-1]  # after the progress bar, if any
+        assert last.startswith("citebot: ")
+        return last
+
+    err = error_of("--articles", str(articles), "--index", str(a_file), "index")
+    assert f"{a_file} is a file, not a folder; set CITEBOT_INDEX_DIR" in err
+    err = error_of("--index", str(a_file), "sources")
+    assert f"The index folder {a_file} is a file, not a folder" in err
+    err = error_of("--articles", str(a_file), "--index", str(index), "index")
+    assert f"{a_file} is a file, not a folder; set CITEBOT_ARTICLES_DIR" in err
+
+    # Root writes anywhere, so a read-only folder and a full disk are played by the calls that
+    # meet them.
+    real_open = open
+
+    def read_only(path: object, *args: Any, **kwargs: Any) -> Any:
+        if str(path).endswith(".lock"):
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
+        return real_open(path, *args, **kwargs)  # type: ignore[call-overload]
+
+    with monkeypatch.context() as patch:
+        patch.setattr(reindex, "open", read_only, raising=False)
+        err = error_of("--articles", str(articles), "--index", str(index), "index")
+    assert f"Cannot write the index in {index}: {index}/.lock: Read-only file system." in err
+
+    def full_disk(*args: object, **kwargs: object) -> None:
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(reindex, "publish_version", full_disk)
+    err = error_of("--articles", str(articles), "--index", str(index), "index")
+    assert f"Cannot write the index in {index}: database or disk is full." in err

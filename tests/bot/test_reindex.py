@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from bot.reindexing import ThrottledProgress
 from bot.replies import REINDEX_DENIED, REINDEX_GUILD_ONLY, REINDEX_RUNNING
 from localdiscord import InteractionResult, Invocation, InvocationError, LocalDiscord
 from retrieval import Engine
+from retrieval.build import reindex as reindex_module
 from retrieval.build.reindex import reindex_lock
 from tests.bot.conftest import GatedEncoder, Run
 
@@ -244,3 +246,49 @@ async def test_a_rewrite_writes_a_new_version_reusing_every_vector(
     )
     assert "Rebuilt in full" not in fields
     assert fake_engine.stats().version != before
+
+
+def failed(result: InteractionResult) -> bool:
+    return result.original is not None and result.original.content.startswith("The reindex ")
+
+
+async def test_an_emptied_folder_is_refused_unless_the_admin_allows_it(
+    run_bot: Run, fake_engine: Engine, corpus: Path
+) -> None:
+    for path in corpus.iterdir():
+        path.unlink()  # an unmounted share
+    async with run_bot() as session:
+        mod = session.users.mod
+        refused = await (await session.invoke("reindex", user=mod)).wait(failed, what="a refusal")
+        assert len(fake_engine.sources()) == 3  # still served
+        run = await session.invoke("reindex", {"allow_shrink": True}, user=mod)
+        allowed = await wait_finished(run)
+    assert refused.original is not None
+    assert refused.original.content.startswith(
+        "The reindex failed: The articles folder "
+    ) and refused.original.content.endswith(
+        "(or /reindex allow_shrink:True). Questions are still answered from the previous index."
+    )
+    assert "unavailable" not in refused.original.content
+    assert allowed.original is not None and "Indexed 0 articles" in str(allowed.original.embeds)
+
+
+async def test_a_failed_write_tells_the_admin_what_failed(
+    run_bot: Run, fake_engine: Engine, corpus: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def full_disk(*args: object, **kwargs: object) -> None:
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(reindex_module, "publish_version", full_disk)
+    (corpus / "port.txt").write_text(NEW_ARTICLE, encoding="utf-8")
+    async with run_bot() as session:
+        run = await session.invoke("reindex", user=session.users.mod)
+        result = await run.wait(failed, what="the failure")
+        asked = await (await session.invoke("ask", {"question": CHIPS})).wait_done()
+    assert result.original is not None
+    assert result.original.content == (
+        f"The reindex failed: Cannot write the index in {fake_engine.index_dir}: database or "
+        "disk is full. The served version is unchanged. Questions are still answered from the "
+        "previous index."
+    )
+    assert asked.original is not None and "3,000 workers" in str(asked.original.embeds)
