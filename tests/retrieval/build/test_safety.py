@@ -33,9 +33,7 @@ def test_an_emptied_folder_is_refused_and_the_index_kept(
     assert fake_engine.reindex().embedded_passages == 0 and fake_encoder.texts == []
 
 
-def test_dropping_more_than_the_share_needs_confirming(
-    fake_engine: Engine, corpus: Path
-) -> None:
+def test_dropping_more_than_the_share_needs_confirming(fake_engine: Engine, corpus: Path) -> None:
     (corpus / "lee.txt").unlink()
     (corpus / "rain.md").unlink()
     with pytest.raises(ShrinkRefused, match=r"drop 67% of them, over the limit of 50%"):
