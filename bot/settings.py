@@ -236,7 +236,7 @@ def _settings_from(env: Mapping[str, str]) -> Settings:
 def load_settings(env_file: Path = Path(".env"), *, required: bool = False) -> Settings:
     """The one place that reads the environment: `.env` values, overridden by real variables.
     A missing `env_file` is an error when `required` (it was named on the command line)."""
-    if required and not env_file.is_file():
+    if required and not env_file.exists():
         raise SettingsError(f"The settings file {env_file} does not exist; check --env-file.")
     try:
         read = dotenv_values(env_file, encoding="utf-8")

@@ -94,7 +94,7 @@ def test_chat_session(workdir: Path) -> None:
     assert "added 0, changed 0, removed 0, unchanged 3, skipped 0" in blocks["/reindex full"]
     assert "│ Rewritten" in blocks["/reindex rewrite"]
     assert "unchanged 3, skipped 0" in blocks["/reindex rewrite"]
-    assert "Usage: /reindex [full|rewrite]" in blocks["/reindex everything"]
+    assert "Usage: /reindex [full|rewrite|allow_shrink]" in blocks["/reindex everything"]
     assert "Unknown command /frobnicate" in blocks["/frobnicate"]
     assert "/reindex" in blocks["/help"]
     assert "never read" not in out

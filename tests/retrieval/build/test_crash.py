@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import os
 import signal
 import subprocess
 import sys
@@ -59,7 +60,7 @@ class Crash:
 
 
 def cli_args(articles: Path, index: Path) -> list[str]:
-    options = ["--env-file", str(index.parent / "none.env"), "--model", "fake"]  # no .env read
+    options = ["--env-file", os.devnull, "--model", "fake"]  # no .env read
     return [*options, "--articles", str(articles), "--index", str(index), "index"]
 
 
