@@ -38,7 +38,7 @@ from retrieval.build.served import AFRESH, ASKED, damaged_vectors, open_served, 
 from retrieval.encode.encoder import Encoder
 from retrieval.errors import IndexUnavailable, ReindexInProgress, ShrinkRefused, StorageError
 from retrieval.index.dense import IVF_THRESHOLD
-from retrieval.index.version import VERSIONS, IndexVersion
+from retrieval.index.version import CURRENT, VERSIONS, IndexVersion, point_current
 from retrieval.ingest.fingerprint import fingerprint as folder_fingerprint
 from retrieval.ingest.loading import load_articles
 from retrieval.types import DEFAULT_RECIPE, Article, PassageVectors, ReindexReport, Skipped
@@ -141,8 +141,16 @@ def _untouched(
         return None  # a damaged served version: the full path rebuilds it
     finally:
         served.close()
-    remove_old_versions(index_dir, keep={stats.version})
+    _keep(index_dir, stats.version)
     return ReindexReport((), (), (), stats.articles, skipped, 0, stats)
+
+
+def _keep(index_dir: Path, name: str) -> None:
+    """Serve version `name` as it is: name it in CURRENT again if that was lost, and clear what
+    a killed build left beside it."""
+    if not (index_dir / CURRENT).exists():
+        point_current(index_dir, name)
+    remove_old_versions(index_dir, keep={name})
 
 
 def build_index(
@@ -296,7 +304,7 @@ def _build_locked(
         if pending is None:
             assert old is not None
             # Nothing to build; still clear what a killed build left beside the served version.
-            remove_old_versions(index_dir, keep={old.name})
+            _keep(index_dir, old.name)
             return ReindexReport(added, changed, removed, unchanged, loaded.skipped, 0, old.stats())
 
         rewritten = reuse_note(rewrite_why, old.manifest.passage_vectors if old else None, recipe)

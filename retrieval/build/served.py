@@ -14,7 +14,7 @@ from typing import NamedTuple
 from retrieval.encode.encoder import Encoder
 from retrieval.errors import IndexUnavailable, ModelMismatch
 from retrieval.index.checksums import REUSED, verify_version
-from retrieval.index.version import CURRENT, IndexVersion, current_version
+from retrieval.index.version import CURRENT, IndexVersion, current_version, newest_version
 from retrieval.types import PassageVectors
 
 # How a report starts the sentence that says why nothing was reused from the served version.
@@ -61,7 +61,7 @@ def open_served(index_dir: Path, encoder: Encoder) -> Served:
     """The served version when it can be reused; a damaged or foreign one means a full build.
     One whose only damage is in its FAISS index or keyword postings is opened for its rows and
     vectors alone, and `unservable` says why it must be written anew."""
-    if not (index_dir / CURRENT).exists():
+    if not (index_dir / CURRENT).exists() and newest_version(index_dir) is None:
         return Served(None, None)  # the first build
     unusable = f"{AFRESH}: the served version could not be reused."
     model, dimension = encoder.name, encoder.dimension

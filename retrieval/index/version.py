@@ -136,6 +136,11 @@ def current_version(index_dir: Path) -> Path:
     try:
         name = pointer.read_text(encoding="utf-8").strip()
     except FileNotFoundError as exc:
+        # CURRENT removed by hand, or a first build killed between moving its version into
+        # place and naming it: an intact version is still there to serve (and reuse).
+        newest = newest_version(index_dir)
+        if newest is not None:
+            return newest
         raise IndexUnavailable(
             f"No index has been built in {index_dir} yet; run `citebot index` (or /reindex)."
         ) from exc
@@ -147,6 +152,21 @@ def current_version(index_dir: Path) -> Path:
             f"{pointer} names a missing version {name!r}; rebuild with a reindex."
         )
     return folder
+
+
+def newest_version(index_dir: Path) -> Path | None:
+    """The folder of the newest complete version in `index_dir` (a version has its manifest
+    once complete: it is written last, before the folder moves into `versions/`), or None."""
+    try:
+        complete = [p for p in (index_dir / VERSIONS).iterdir() if (p / MANIFEST).is_file()]
+    except OSError:
+        return None
+    # Names start with the build's time to the second; the manifest's time breaks a tie.
+    return max(
+        complete,
+        key=lambda p: (p.name.split("-")[0], (p / MANIFEST).stat().st_mtime_ns),
+        default=None,
+    )
 
 
 def fsync_path(path: Path) -> None:

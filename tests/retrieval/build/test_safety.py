@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from retrieval import Engine, ShrinkRefused
-from retrieval.index.version import VERSIONS
+from retrieval.index.version import CURRENT, VERSIONS
 from tests.conftest import CountingEncoder, write_corpus
 
 
@@ -50,3 +50,26 @@ def test_an_emptied_folder_is_indexed_when_confirmed(fake_engine: Engine, corpus
 def test_dropping_up_to_the_share_needs_no_confirming(fake_engine: Engine, corpus: Path) -> None:
     (corpus / "lee.txt").unlink()
     assert fake_engine.reindex().removed == ("lee.txt",)
+
+
+def test_a_lost_current_serves_the_newest_complete_version_and_reuses_it(
+    fake_engine: Engine, corpus: Path, fake_encoder: CountingEncoder
+) -> None:
+    index = fake_engine.index_dir
+    [name] = versions(index)
+    fake_engine.close()
+    (index / CURRENT).unlink()
+    restarted = Engine(index, corpus, fake_encoder)
+    assert restarted.load(), restarted.unavailable_reason
+    assert len(restarted.sources()) == 3
+    fake_encoder.texts.clear()
+    report = restarted.reindex()  # nothing changed: the intact version is kept and named again
+    assert (report.embedded_passages, report.stats.version, fake_encoder.texts) == (0, name, [])
+    assert (index / CURRENT).read_text().strip() == name
+    (index / CURRENT).unlink()
+    (corpus / "port.txt").write_text("Port strike ends\\nDock workers ended their strike.")
+    report = restarted.reindex()  # one new article: only it is embedded
+    assert report.added == ("port.txt",) and report.full_rebuild is None
+    assert all("Dock workers" in text or "Port strike" in text for text in fake_encoder.texts)
+    assert versions(index) == [report.stats.version]
+    restarted.close()
