@@ -1,8 +1,10 @@
 """Incremental (re)indexing: embed only what changed, write a new version, then swap.
 
 Articles are compared by content hash with the served version. Unchanged articles keep their
-rows and vectors (copied, never re-embedded); new and changed ones are split and embedded;
-removed ones are simply not copied, so they vanish from the dense and the keyword index alike.
+rows and vectors (copied, never re-embedded); new and changed ones are split, and each of their
+rows reuses the vector of a served row made from the very same text (a renamed file, a record
+moved to another line, an edited article's untouched sentences), else is embedded; removed ones
+are simply not copied, so they vanish from the dense and the keyword index alike.
 Vectors are copied only from vector files that still match the checksums recorded when they were
 written (checksums.py): damage is never carried into a new version.
 What may be reused from the served version is decided by served.py. The rows are laid out by
@@ -105,6 +107,11 @@ def _plan(
     for article in articles:
         reusable = old is not None and old_hashes.get(article.id) == article.content_hash
         pending.add(article, old if reusable else None)
+    if old is not None and (added or changed):
+        # The same text under another id (a renamed file, a record on another line) or a
+        # changed article's unchanged sentences: reuse their vectors too.
+        gone = [i for i, digest in old_hashes.items() if new_hashes.get(i) != digest]
+        pending.reuse_by_text(old, gone, {a.id: a.title for a in articles})
     if old is not None and old.manifest.passage_vectors != recipe:
         pending.renew_passage_vectors()
     return _Plan(added, changed, removed, unchanged, pending)

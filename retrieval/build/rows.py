@@ -3,13 +3,16 @@ row's vector comes from.
 
 Ids are positions in these lists. An article whose text is unchanged keeps the spans of the
 served version and points at its old rows, so its vectors are copied rather than embedded again;
-a new or changed article is split anew and its rows are marked for embedding.
+a new or changed article is split anew and its rows are marked for embedding, unless a served
+row was made from the same text (`reuse_by_text`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from retrieval.build.pooling import embedding_text
 from retrieval.index.store import PassageRow, SentenceRow
 from retrieval.index.version import IndexVersion
 from retrieval.ingest.chunking import make_passages, split_sentences
@@ -17,6 +20,18 @@ from retrieval.types import Article
 
 # A row's source when it has no vector to reuse: it is embedded.
 EMBED = -1
+
+# A passage's sentences, as offsets into the passage.
+Spans = tuple[tuple[int, int], ...]
+
+
+def _passage_key(
+    title: str, passage: str, start: int, sentences: Sequence[SentenceRow]
+) -> tuple[str, Spans]:
+    """What a passage's vector is made from, under either recipe: its text with its title as
+    embedded, and its sentences."""
+    spans = tuple((s.start - start, s.end - start) for s in sentences)
+    return embedding_text(title, passage), spans
 
 
 @dataclass
@@ -72,6 +87,36 @@ class Rows:
             )
             self.passage_texts.append(text[start:end])
             self.passage_source.append(source)
+
+    def reuse_by_text(
+        self, old: IndexVersion, old_ids: Sequence[str], titles: dict[str, str]
+    ) -> None:
+        """Point each row still to embed at a row of `old` that was embedded from the very same
+        text, among the rows of `old`'s articles `old_ids` (those whose id is gone or whose text
+        changed): a renamed file, or a JSON Lines record moved to another line, keeps its
+        vectors. A passage's vector also depends on its title (`embedding_text`) and on how it
+        splits into sentences (pooled), so both are part of what must match; `titles` gives
+        each new article's."""
+        sentences: dict[str, int] = {}
+        passages: dict[tuple[str, Spans], int] = {}
+        for article in old.store.articles(old_ids):
+            text = article.text
+            rows = {s.id: s for s in old.store.sentences_of_article(article.id)}
+            for row in rows.values():
+                sentences.setdefault(text[row.start : row.end], row.id)
+            for p in old.store.passages_of_article(article.id):
+                inner = [rows[i] for i in range(p.first_sentence, p.last_sentence + 1)]
+                key = _passage_key(article.title, text[p.start : p.end], p.start, inner)
+                passages.setdefault(key, p.id)
+        for i, source in enumerate(self.sentence_source):
+            if source == EMBED:
+                self.sentence_source[i] = sentences.get(self.sentence_texts[i], EMBED)
+        for i, source in enumerate(self.passage_source):
+            if source == EMBED:
+                p = self.passages[i]
+                inner = self.sentences[p.first_sentence : p.last_sentence + 1]
+                key = _passage_key(titles[p.article_id], self.passage_texts[i], p.start, inner)
+                self.passage_source[i] = passages.get(key, EMBED)
 
     def renew_passage_vectors(self) -> None:
         """Reuse no passage vector: they are all made again (sentence vectors are kept)."""

@@ -4,6 +4,7 @@ skipped (issue 19, items 3 to 6)."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -73,3 +74,40 @@ def test_a_lost_current_serves_the_newest_complete_version_and_reuses_it(
     assert all("Dock workers" in text or "Port strike" in text for text in fake_encoder.texts)
     assert versions(index) == [report.stats.version]
     restarted.close()
+
+
+def test_a_renamed_folder_embeds_nothing_again(
+    tmp_path: Path, fake_encoder: CountingEncoder
+) -> None:
+    articles = write_corpus(tmp_path / "articles" / "2024")
+    engine = Engine(tmp_path / "index", tmp_path / "articles", fake_encoder)
+    engine.reindex()
+    articles.rename(tmp_path / "articles" / "archive-2024")
+    fake_encoder.texts.clear()
+    report = engine.reindex()
+    assert (len(report.added), len(report.removed)) == (2, 2)  # the JSON record keeps its id
+    assert (report.embedded_passages, fake_encoder.texts) == (0, [])
+    answer = engine.ask("How many people did emergency services rescue from flooded cars?")
+    assert answer.citation is not None and answer.citation.source.path == "archive-2024/rain.md"
+    engine.close()
+
+
+def test_a_line_inserted_atop_json_lines_embeds_only_the_new_record(
+    tmp_path: Path, fake_encoder: CountingEncoder
+) -> None:
+    records = [{"title": f"Town {n}", "text": f"Town {n} opened bridge {n}."} for n in range(30)]
+    path = tmp_path / "articles" / "towns.jsonl"
+    path.parent.mkdir()
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    engine = Engine(tmp_path / "index", path.parent, fake_encoder)
+    engine.reindex()
+    new = {"title": "Port", "text": "Dock workers ended their strike."}
+    path.write_text("".join(json.dumps(r) + "\n" for r in [new, *records]))  # ids shift by one
+    fake_encoder.texts.clear()
+    report = engine.reindex()
+    assert report.embedded_passages == 1
+    assert fake_encoder.texts == [
+        "Dock workers ended their strike.",
+        "Port\nDock workers ended their strike.",
+    ]
+    engine.close()
