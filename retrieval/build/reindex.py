@@ -126,7 +126,8 @@ def _untouched(
     index_dir: Path, encoder: Encoder, folder: str | None, recipe: PassageVectors
 ) -> ReindexReport | None:
     """The report of a reindex with nothing to do, when the folder's fingerprint is the one
-    the served version was built from; None when the files must be read to tell."""
+    the served version was built from and it skipped no file; None when the files must be read
+    to tell."""
     if folder is None:
         return None
     served, _, unservable = open_served(index_dir, encoder)
@@ -140,6 +141,10 @@ def _untouched(
         if meta.get(FINGERPRINT) != folder or not _current(served, recipe):
             return None
         skipped = tuple(Skipped(path, reason) for path, reason in json.loads(meta[SKIPPED]))
+        if skipped:
+            # A skipped file may have been fixed in a way the fingerprint cannot see (chmod,
+            # a folder's permissions, a mount): try it again rather than replay its reason.
+            return None
         stats = served.stats()
         # Read what the full path reads first, so damage there is found as it would be.
         if len(served.store.article_hashes()) != stats.articles:

@@ -5,13 +5,16 @@ skipped (issue 19, items 3 to 6)."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
 
 from retrieval import Engine, ShrinkRefused
 from retrieval.index.version import CURRENT, VERSIONS
+from tests.badfiles import deny_reading
 from tests.conftest import CountingEncoder, write_corpus
 
 
@@ -110,4 +113,25 @@ def test_a_line_inserted_atop_json_lines_embeds_only_the_new_record(
         "Dock workers ended their strike.",
         "Port\nDock workers ended their strike.",
     ]
+    engine.close()
+
+
+def test_a_skipped_file_fixed_by_chmod_is_read_again(
+    tmp_path: Path, fake_encoder: CountingEncoder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    articles = write_corpus(tmp_path / "articles")
+    locked = articles / "locked.txt"
+    locked.write_text("Port strike ends\nDock workers ended their strike.")
+    locked.chmod(0)
+    long_ago = time.time() - 60  # old enough for the folder's fingerprint to vouch for it
+    for path in articles.iterdir():
+        os.utime(path, (long_ago, long_ago))
+    engine = Engine(tmp_path / "index", articles, fake_encoder)
+    with monkeypatch.context() as patch:
+        deny_reading(patch, "locked.txt")  # root reads any mode: refuse it as for anyone else
+        first = engine.reindex()
+    assert [s.path for s in first.skipped] == ["locked.txt"]
+    locked.chmod(0o644)  # size and time unchanged: only the mode
+    again = engine.reindex()
+    assert (again.added, again.skipped) == (("locked.txt",), ())
     engine.close()
