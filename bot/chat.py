@@ -29,7 +29,9 @@ from localdiscord import (
     render_message,
     render_result,
 )
+from localdiscord.validation import CONTENT_MAX
 from retrieval import Engine
+from retrieval.engine import MAX_QUESTION_CHARS
 
 ANSWER_TIMEOUT = 120.0
 REINDEX_TIMEOUT = 24 * 3600.0
@@ -114,7 +116,16 @@ async def show_reindex(invocation: Invocation, write: Callable[[str], None]) -> 
 async def ask_in_channel(
     session: BotSession[CitebotBot], text: str, user: User, write: Callable[[str], None]
 ) -> None:
-    exchange = await session.send_message(session.mentionify(text), author=user, mention_bot=True)
+    content = session.mentionify(text)
+    if len(content) > CONTENT_MAX:
+        # Discord refuses the message outright (400 Invalid Form Body): say so, keep chatting.
+        write(
+            f"(Discord would not send that: a message holds at most {CONTENT_MAX:,} characters, "
+            f"and this one has {len(content):,} with the mention. The bot reads the first "
+            f"{MAX_QUESTION_CHARS:,} of a question: shorten it.)"
+        )
+        return
+    exchange = await session.send_message(content, author=user, mention_bot=True)
     for message in await exchange.wait_messages(timeout=ANSWER_TIMEOUT):
         write(render_message(message))
 
@@ -237,14 +248,21 @@ class LineReader:
 async def chat(settings: Settings) -> None:
     print("Starting citebot (loading the model and the index)…", flush=True)
     engine = await asyncio.to_thread(build_engine, settings)
+    # The one person here is the admin trying the bot: the cooldown would only get in the way.
+    local = replace(_local(settings), cooldown_per=0.0)
     try:
-        async with local_bot(_local(settings), engine) as session:
+        async with local_bot(local, engine) as session:
             me = session.users.mod
             print("citebot chat: the bot runs against a local Discord (nothing is sent to")
             print(f"discord.com). You are @{me.name} (Moderators: Manage Server) in #general.")
             if not engine.ready:
                 print(f"Note: the index is unavailable ({engine.unavailable_reason}).")
                 print("Type /reindex to build it.")
+            print(
+                f"The per-user cooldown ({settings.cooldown_rate} questions per "
+                f"{settings.cooldown_per:g} s, CITEBOT_COOLDOWN_RATE and CITEBOT_COOLDOWN_PER) "
+                "is off here; it holds on Discord."
+            )
             print("Type a question, or /help. Ctrl-D or /quit leaves.\n")
             await chat_loop(session, me, LineReader("> " if sys.stdin.isatty() else ""))
     finally:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict
@@ -186,26 +187,38 @@ def main(argv: Sequence[str] | None = None) -> int:
             model=args.model,
             threshold=args.threshold,
         )
-        if args.command == "index":
-            return _cmd_index(settings, args)
-        if args.command == "ask":
-            return _cmd_ask(settings, args)
-        if args.command == "sources":
-            return _cmd_sources(settings, args.json)
-        if args.command == "verify":
-            return _cmd_verify(settings)
-        if args.command == "eval":
-            from bot.evaluate import run_eval_command
-
-            return run_eval_command(settings, args)
-        from bot.app import run_command
-
-        return run_command(settings, args)
+        code = _run(settings, args)
+        sys.stdout.flush()  # here, not at exit, so that a closed pipe is met below
+        return code
     except (CitebotError, SettingsError) as exc:
         print(f"citebot: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # `citebot sources | head`: the reader left. Point stdout at /dev/null so that the
+        # flush at exit does not raise again (the recipe in Python's `signal` docs).
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
+
+
+def _run(settings: Settings, args: argparse.Namespace) -> int:
+    if args.command == "index":
+        return _cmd_index(settings, args)
+    if args.command == "ask":
+        return _cmd_ask(settings, args)
+    if args.command == "sources":
+        return _cmd_sources(settings, args.json)
+    if args.command == "verify":
+        return _cmd_verify(settings)
+    if args.command == "eval":
+        from bot.evaluate import run_eval_command
+
+        return run_eval_command(settings, args)
+    from bot.app import run_command
+
+    return run_command(settings, args)
 
 
 if __name__ == "__main__":

@@ -111,6 +111,31 @@ def test_chat_ends_at_end_of_input(
     assert "> /status" in out and "citebot status" in out
 
 
+def test_a_line_too_long_for_discord_is_refused_and_the_chat_goes_on(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(workdir)
+    lines = ["/reindex", "word " * 500, "How many workers will the chipmaker hire?"]
+    monkeypatch.setattr("sys.stdin", io.StringIO("\n".join(lines) + "\n"))
+    assert run_in_process(workdir, "chat") == 0
+    out = capsys.readouterr().out
+    assert "(Discord would not send that: a message holds at most 2,000 characters" in out
+    assert "The chipmaker expects to hire 3,000 workers by 2027." in out
+
+
+def test_the_cooldown_does_not_hold_up_the_person_chatting(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(workdir)
+    lines = ["/reindex", *["How many workers will the chipmaker hire?"] * 5]
+    monkeypatch.setattr("sys.stdin", io.StringIO("\n".join(lines) + "\n"))
+    assert run_in_process(workdir, "chat") == 0
+    out = capsys.readouterr().out
+    assert "The per-user cooldown (3 questions per 30 s, CITEBOT_COOLDOWN_RATE and" in out
+    assert "You're asking quickly" not in out
+    assert out.count("The chipmaker expects to hire 3,000 workers by 2027.") == 5
+
+
 def test_demo_indexes_asks_and_says_what_next(
     workdir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

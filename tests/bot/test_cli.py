@@ -309,3 +309,23 @@ def test_folder_and_disk_errors_name_the_path_and_the_cause(
     monkeypatch.setattr(reindex, "publish_version", full_disk)
     err = error_of("--articles", str(articles), "--index", str(index), "index")
     assert f"Cannot write the index in {index}: database or disk is full." in err
+
+
+def test_output_to_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
+    """`citebot sources | head`: the reader is gone before citebot writes."""
+    write_corpus(tmp_path / "articles")
+    (tmp_path / ".env").write_text("CITEBOT_MODEL=fake\nCITEBOT_ARTICLES_DIR=articles\n")
+    assert citebot("index", cwd=tmp_path).returncode == 0
+    for command in (["sources"], ["ask", "How many workers will the chipmaker hire?"]):
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bot.cli", *command],
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env={"PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(SEEDS.parent)},
+        )
+        assert process.stdout is not None
+        process.stdout.close()  # like `head` having read its lines and left
+        _, err = process.communicate(timeout=120)
+        assert b"Traceback" not in err and b"BrokenPipeError" not in err, err.decode()
+        assert process.returncode == 1
