@@ -47,7 +47,9 @@ def client_user_payload(user: User) -> JSON:
 
 
 def role_payload(role: Role) -> JSON:
+    tags: JSON = {} if role.bot_id is None else {"tags": {"bot_id": str(role.bot_id)}}
     return {
+        **tags,
         "id": str(role.id),
         "name": role.name,
         "permissions": str(role.permissions),

@@ -9,7 +9,7 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Generic, Literal, TypeVar
 
 import discord
@@ -54,6 +54,8 @@ class Role:
     permissions: int
     position: int
     managed: bool = False
+    # The bot whose integration made this role ("tags": {"bot_id": …}): a bot's own role.
+    bot_id: int | None = None
 
     @property
     def mention(self) -> str:
@@ -157,6 +159,8 @@ class World:
         self.add_role("@everyone", EVERYONE_PERMISSIONS, role_id=self.guild_id, position=0)
         moderators = self.add_role("Moderators", MODERATOR_PERMISSIONS)
         bot_role = self.add_role(bot_name, EVERYONE_PERMISSIONS, managed=True)
+        bot_role = self.roles[bot_role.id] = replace(bot_role, bot_id=self.bot_user.id)
+        self._role_names[bot_name] = bot_role
         self.members[self.bot_user.id] = Member(self.bot_user, [bot_role.id])
         for name in ("alice", "bob"):
             self.add_user(name)

@@ -36,6 +36,15 @@ def addressed_question(
     return None
 
 
+def mentions_me(message: discord.Message, me: int) -> bool:
+    """Whether `message` mentions the bot: as a user, or by its own role, which Discord's
+    autocomplete offers as "@citebot" too (the role its integration made in each server)."""
+    if any(user.id == me for user in message.mentions):
+        return True
+    own_role = message.guild.self_role if message.guild is not None else None
+    return own_role is not None and own_role.id in message.raw_role_mentions
+
+
 def in_answer_channel(channel: discord.abc.Snowflake, answer_channels: frozenset[int]) -> bool:
     """Whether `channel` is an answer channel, or a thread (public or private) started in one."""
     if isinstance(channel, discord.Thread):
@@ -54,7 +63,7 @@ class Messages(commands.Cog):
             return
         question = addressed_question(
             message.content,
-            mentioned=any(user.id == me.id for user in message.mentions),
+            mentioned=mentions_me(message, me.id),
             answer_channel=in_answer_channel(message.channel, self.bot.settings.answer_channels),
             direct=message.guild is None,
         )

@@ -239,3 +239,16 @@ async def test_a_question_without_words_costs_no_cooldown_slot(
     assert refused.content.startswith("You're asking quickly")
     if route == "ask":
         assert hint.ephemeral and refused.ephemeral and not answered.ephemeral
+
+
+async def test_a_mention_of_the_bots_own_role_is_answered(run_bot: Run, fake: LocalDiscord) -> None:
+    """Discord's autocomplete offers the bot's role as "@citebot" beside the bot itself."""
+    news = fake.channels.news
+    [own_role] = [r for r in fake.world.roles.values() if r.bot_id is not None]
+    async with run_bot(answer_channels=frozenset({news.id})) as session:  # #general is not one
+        exchange = await session.send_message(f"{own_role.mention} {CHIPS}")
+        [reply] = await exchange.wait_messages()
+        other = await session.send_message(f"{fake.roles.Moderators.mention} {CHIPS}")
+        with pytest.raises(TimeoutError):  # another role's mention is not the bot's
+            await other.wait_messages(timeout=0.5)
+    assert embed_of(reply).description == f"> {CHIPS_SNIPPET}"
