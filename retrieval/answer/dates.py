@@ -1,8 +1,9 @@
 """Resolving relative time expressions against an article's publication date.
 
-"later this month" in an article published 2026-01-05 means January 2026; "on Tuesday" means
-the Tuesday of the publication week. News writes weekdays for the days around publication,
-so a bare weekday resolves to the nearest such day within three days either side.
+"later this month" in an article published 2026-01-05 means January 2026. News writes weekdays
+for the days around publication: in a sentence in the past tense ("won on Sunday") a weekday is
+the last such day up to publication, in one about the future ("will meet on Sunday") the next
+one from it, and otherwise the nearest such day within three days either side.
 """
 
 from __future__ import annotations
@@ -18,6 +19,28 @@ _RELATIVE = re.compile(
     r"|(?:on )?(?P<weekday>monday|tuesday|wednesday|thursday|friday|saturday|sunday))\b",
     re.IGNORECASE,
 )
+
+
+# Words that put a sentence in the future, checked first ("is expected to"), then in the past.
+_FUTURE = re.compile(
+    r"\b(?:will|won't|shall|'ll|going to|is to|are to|is due|are due|plans?|planning"
+    r"|expected|scheduled|set to|next|upcoming|tomorrow)\b",
+    re.IGNORECASE,
+)
+_PAST = re.compile(
+    r"\b(?:was|were|had|did|said|won|lost|met|took|held|made|went|came|began|gave|saw|told"
+    r"|left|found|became|ran|beat|fell|rose|ago|yesterday|last|\w{3,}(?<!e)ed)\b",
+    re.IGNORECASE,
+)
+
+
+def _weekday_delta(text: str, anchor: date, target: int) -> int:
+    """Days from `anchor` to weekday `target` as `text` means it (see the module's docstring)."""
+    if _FUTURE.search(text):
+        return (target - anchor.weekday()) % 7
+    if _PAST.search(text):
+        return -((anchor.weekday() - target) % 7)
+    return (target - anchor.weekday() + 3) % 7 - 3
 
 
 def parse_date(value: str | None) -> date | None:
@@ -54,7 +77,7 @@ def resolve_relative(text: str, published: str | None) -> str | None:
     phrase = match.group("phrase").lower()
     if match.group("weekday"):
         target = _WEEKDAYS.index(match.group("weekday").lower())
-        delta = (target - anchor.weekday() + 3) % 7 - 3
+        delta = _weekday_delta(text, anchor, target)
         return (anchor + timedelta(days=delta)).strftime("%A %-d %B %Y")
     unit = phrase.rsplit(" ", 1)[-1]
     if phrase in ("today", "tonight"):

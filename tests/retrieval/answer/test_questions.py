@@ -38,6 +38,13 @@ def test_offers_needs_something_the_question_does_not_already_say() -> None:
         ("Lee plans to visit Japan later this month.", "2026-01-05", "January 2026"),
         ("He will meet Li Qiang on Tuesday.", "2026-01-05", "Tuesday 6 January 2026"),
         ("Xi met Lee in Beijing on Monday.", "2026-01-07", "Monday 5 January 2026"),
+        # Published on a Thursday: a Sunday in the past tense is the one before, in the future
+        # the one after; with no tense to go by, the nearest.
+        ("Smith won the kettle race on Sunday.", "2026-01-08", "Sunday 4 January 2026"),
+        ("The final will be played on Sunday.", "2026-01-08", "Sunday 11 January 2026"),
+        ("The market opens on Sunday.", "2026-01-08", "Sunday 11 January 2026"),
+        ("The market opens on Tuesday.", "2026-01-08", "Tuesday 6 January 2026"),
+        ("Talks are expected to end on Tuesday.", "2026-01-08", "Tuesday 13 January 2026"),
         ("The report came out yesterday.", "2026-03-01", "28 February 2026"),
         ("Talks resume next month.", "2026-12-10", "January 2027"),
         ("Elections are due next year.", "2026-12-10", "2027"),
