@@ -42,7 +42,7 @@ from retrieval.errors import IndexUnavailable, ReindexInProgress, ShrinkRefused,
 from retrieval.index.dense import IVF_THRESHOLD
 from retrieval.index.version import CURRENT, VERSIONS, IndexVersion, point_current
 from retrieval.ingest.fingerprint import fingerprint as folder_fingerprint
-from retrieval.ingest.loading import load_articles
+from retrieval.ingest.loading import UNREADABLE, load_articles
 from retrieval.types import DEFAULT_RECIPE, Article, PassageVectors, ReindexReport, Skipped
 
 # The share of the served version's articles a reindex may drop without being told it may.
@@ -126,8 +126,8 @@ def _untouched(
     index_dir: Path, encoder: Encoder, folder: str | None, recipe: PassageVectors
 ) -> ReindexReport | None:
     """The report of a reindex with nothing to do, when the folder's fingerprint is the one
-    the served version was built from and it skipped no file; None when the files must be read
-    to tell."""
+    the served version was built from and it skipped no file as unreadable; None when the
+    files must be read to tell."""
     if folder is None:
         return None
     served, _, unservable = open_served(index_dir, encoder)
@@ -141,9 +141,11 @@ def _untouched(
         if meta.get(FINGERPRINT) != folder or not _current(served, recipe):
             return None
         skipped = tuple(Skipped(path, reason) for path, reason in json.loads(meta[SKIPPED]))
-        if skipped:
-            # A skipped file may have been fixed in a way the fingerprint cannot see (chmod,
-            # a folder's permissions, a mount): try it again rather than replay its reason.
+        if any(skip.reason.startswith(UNREADABLE) for skip in skipped):
+            # A file the system would not let us read may have been fixed in a way the
+            # fingerprint cannot see (chmod, a folder's permissions, a remount): try it again
+            # rather than replay its reason. Other reasons (empty, binary, malformed) are the
+            # content's, which the fingerprint sees change.
             return None
         stats = served.stats()
         # Read what the full path reads first, so damage there is found as it would be.

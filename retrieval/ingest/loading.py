@@ -61,6 +61,9 @@ SUFFIXES = frozenset(READERS)
 # Text files hold no NUL bytes; where one appears early the file is binary (or UTF-16 without a
 # byte order mark), and decoding it as text would index garbage.
 _BINARY_SNIFF_BYTES = 8192
+# How every reason for a file or folder the system would not let us read begins: such a file
+# may be fixed without its size or time changing (chmod, a remount), so it is tried again.
+UNREADABLE = "Cannot read this"
 _LOOP = "Cannot read this file: it is a symlink loop."
 
 
