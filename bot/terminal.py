@@ -3,9 +3,29 @@ a terminal, and answers as JSON."""
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import asdict
 
 from retrieval import Answer, ReindexReport, Source, Verification
+
+# Bidirectional embeddings, overrides and isolates: they reorder what follows them as shown.
+_BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def shown(text: str, *, lines: bool = False) -> str:
+    """`text` safe to print on one line (or on several, with `lines`): control characters (an
+    escape code, a newline in a file name) and bidirectional overrides are written as escapes
+    ("\\x1b", "\\n", "\\u202e") rather than acted on by the terminal."""
+    return "".join(
+        ascii(ch)[1:-1]
+        if (unicodedata.category(ch) == "Cc" and not (lines and ch == "\n")) or ch in _BIDI
+        else ch
+        for ch in text
+    )
+
+
+def _where(source: Source) -> str:
+    return shown(source.url or source.path)
 
 
 def format_report(report: ReindexReport) -> str:
@@ -22,7 +42,7 @@ def format_report(report: ReindexReport) -> str:
         lines.append(f"  {report.rewritten}")
     if report.skipped:
         lines.append(f"  skipped {len(report.skipped)}:")
-        lines += [f"    {k.path}: {k.reason}" for k in report.skipped]
+        lines += [f"    {shown(k.path)}: {shown(k.reason)}" for k in report.skipped]
     return "\n".join(lines)
 
 
@@ -56,19 +76,19 @@ def format_answer(answer: Answer) -> str:
         lines.append("Not in the articles: nothing indexed answers that question.")
         if answer.further:
             lines.append("Nearest articles:")
-            lines += [f"  - {s.title} ({s.url or s.path})" for s in answer.further]
+            lines += [f"  - {shown(s.title)} ({_where(s)})" for s in answer.further]
         return "\n".join(lines)
     c = answer.citation
-    lines.append(f"“{c.snippet}”")
-    lines.append(f"  — {c.source.title}")
-    lines.append(f"    {c.source.url or c.source.path}")
+    lines.append(f"“{shown(c.snippet, lines=True)}”")
+    lines.append(f"  — {shown(c.source.title)}")
+    lines.append(f"    {_where(c.source)}")
     if c.source.published:
-        lines.append(f"    published {c.source.published}")
+        lines.append(f"    published {shown(c.source.published)}")
     if c.resolved_date:
         lines.append(f"    (the time mentioned is {c.resolved_date})")
     if answer.further:
         lines.append("Other sources:")
-        lines += [f"  - {s.title} ({s.url or s.path})" for s in answer.further]
+        lines += [f"  - {shown(s.title)} ({_where(s)})" for s in answer.further]
     return "\n".join(lines)
 
 
@@ -85,7 +105,7 @@ def format_sources(sources: list[Source]) -> str:
     """The indexed articles, one title and location each, then how many."""
     lines: list[str] = []
     for s in sources:
-        date = f" ({s.published})" if s.published else ""
-        lines.append(f"{s.title}{date}\n    {s.url or s.path}")
+        date = f" ({shown(s.published)})" if s.published else ""
+        lines.append(f"{shown(s.title)}{date}\n    {_where(s)}")
     lines.append(f"{len(sources)} articles")
     return "\n".join(lines)

@@ -20,6 +20,10 @@ from retrieval.types import Article, Skipped
 MAX_TITLE_CHARS = 200
 # An id names an article in reports and in every index row; a longer one is not an id.
 MAX_ID_CHARS = 500
+# Control characters but tab and line breaks (NUL included), and the bidirectional embeddings,
+# overrides and isolates that reorder text as shown ("\u202e" writes what follows backwards):
+# never part of a story, they would reach quotes, embeds and terminals.
+_UNWANTED = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 # An ATX heading, "## Title ##"; "#hashtag" is not one.
 _HEADING = re.compile(r" {0,3}#{1,6}[ \t]+(.*?\S)(?:[ \t]+#+)?[ \t]*$")
 
@@ -135,8 +139,14 @@ def _record(record: object, default_id: str, path: str) -> Article:
     )
 
 
+def clean_text(text: str) -> str:
+    """`text` without control characters (but tab and line breaks) and bidirectional
+    overrides."""
+    return _UNWANTED.sub("", text)
+
+
 def _body(text: str) -> str:
-    body = text.strip()
+    body = clean_text(text).strip()
     if not body:
         raise ArticleError("The article is empty.")
     return body
@@ -173,7 +183,7 @@ def meta_text(value: object) -> str | None:
     """A metadata value as text, or None: numbers become text, other shapes are dropped."""
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         return None
-    text = str(value).strip()
+    text = " ".join(clean_text(str(value)).split())
     return text or None
 
 

@@ -10,7 +10,7 @@ import trafilatura
 from trafilatura.settings import set_date_params
 
 from retrieval.errors import ArticleError
-from retrieval.ingest.formats import meta_date, meta_text, title_of
+from retrieval.ingest.formats import clean_text, meta_date, meta_text, title_of
 from retrieval.types import Article
 
 
@@ -34,9 +34,9 @@ def read_html(text: str, relpath: str) -> Article:
     except Exception as error:  # a third-party parser on arbitrary markup
         raise ArticleError(f"The HTML cannot be parsed: {error}") from None
     extracted = None if document is None else getattr(document, "text", None)
-    if not isinstance(extracted, str) or not extracted.strip():
+    body = clean_text(extracted).strip() if isinstance(extracted, str) else ""
+    if not body:
         raise ArticleError("No main text found in HTML.")
-    body = extracted.strip()
     return Article(
         id=relpath,
         title=meta_text(getattr(document, "title", None)) or title_of(body),

@@ -337,3 +337,22 @@ def test_a_link_too_long_for_its_line_is_not_cut() -> None:
     line = sources_reply([Source("x", "Title", "x.txt", url=long_url)], 1)
     assert line.embed is not None
     assert line.embed.description == "**1.** Title — x.txt"
+
+
+def test_the_terminal_gets_no_control_characters_from_titles_and_paths() -> None:
+    from bot.terminal import format_answer, format_report, format_sources
+    from retrieval import Answer, Citation, IndexStats, ReindexReport, Skipped, Source
+
+    odd = Source("a", "Red\x1b[31m alert\u202e", "news/line\nbreak.txt")
+    listing = format_sources([odd])
+    assert listing.splitlines() == [
+        "Red\\x1b[31m alert\\u202e",
+        "    news/line\\nbreak.txt",
+        "1 articles",
+    ]
+    answer = Answer("q", Citation(odd, "One.\nTwo\x1b[2J.", 0, 9, 1.0), (odd,))
+    shown = format_answer(answer)
+    assert "\x1b" not in shown and "\u202e" not in shown and "One.\nTwo\\x1b[2J." in shown
+    stats = IndexStats(0, 0, "fake", 8, "now", "v")
+    report = ReindexReport((), (), (), 0, (Skipped("bad\nname.txt", "Empty."),), 0, stats)
+    assert "    bad\\nname.txt: Empty." in format_report(report)

@@ -47,8 +47,9 @@ def test_cp1252_file_is_decoded(tmp_path: Path) -> None:
 
 
 def test_bytes_undefined_in_cp1252_fall_back_to_latin1(tmp_path: Path) -> None:
-    write(tmp_path, "old.txt", b"na\xefve \x8d")
-    assert only(load_articles(tmp_path)).text == "naïve \x8d"
+    write(tmp_path, "old.txt", b"na\xefve \x8dold")
+    # Decoded as Latin-1; the C1 control character 0x8d becomes is then dropped as no text.
+    assert only(load_articles(tmp_path)).text == "naïve old"
 
 
 def test_utf8_bom_and_utf16_are_decoded(tmp_path: Path) -> None:
@@ -333,3 +334,12 @@ def test_the_size_limit_holds_for_each_json_lines_record_not_the_file(tmp_path: 
     assert reasons(result) == {
         "many.jsonl:8": "The record is 525 bytes, over the limit of 200 bytes."
     }
+
+
+def test_nul_bytes_and_bidi_overrides_never_reach_an_article(tmp_path: Path) -> None:
+    evil = "Evil\u202egnp.exe\u0000"
+    write(tmp_path, "a.jsonl", json.dumps({"id": "a", "title": evil, "text": f"One {evil} two."}))
+    write(tmp_path, "b.txt", "Title\nBody with \u2066isolated\u2069 text and a bell\x07.")
+    a, b = load_articles(tmp_path).articles
+    assert (a.title, a.text) == ("Evilgnp.exe", "One Evilgnp.exe two.")
+    assert b.text.endswith("Body with isolated text and a bell.")
