@@ -40,6 +40,9 @@ class Article:
     published: str | None = None
     source: str | None = None
     other_paths: tuple[str, ...] = ()
+    # Where the story starts in `text`: what comes before is its title as the file wrote it (a
+    # headline line, a Markdown heading), shown and searched through `title` but never quoted.
+    body_start: int = 0
     content_hash: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
@@ -49,10 +52,11 @@ class Article:
 
 def content_hash(article: Article) -> str:
     """Hash of everything that shapes what is indexed: a change here means re-embedding."""
-    payload = json.dumps(
-        [article.title, article.url, article.published, article.source, article.text],
-        ensure_ascii=False,
-    )
+    fields: list[object] = [article.title, article.url, article.published, article.source]
+    fields.append(article.text)
+    if article.body_start:  # an article quoted from its first character hashes as before
+        fields.append(article.body_start)
+    payload = json.dumps(fields, ensure_ascii=False)
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 

@@ -22,8 +22,8 @@ from retrieval.types import Vectors
 
 def has_own_title(title: str, passage: str) -> bool:
     """Whether a passage is given its article's title: not when there is none, nor when the
-    passage already starts with it (an article whose first line is its title)."""
-    return bool(title) and not passage.startswith(title)
+    passage already starts with it (an article titled by its first sentence, shortened)."""
+    return bool(title) and not passage.startswith(title.removesuffix("…"))
 
 
 def embedding_text(title: str, passage: str) -> str:

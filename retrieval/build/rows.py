@@ -62,7 +62,9 @@ class Rows:
                 for p in old_passages
             ]
         else:
-            spans = split_sentences(text)
+            # The title the text starts with, if any, is never a sentence to quote.
+            story = article.body_start
+            spans = [(story + a, story + b) for a, b in split_sentences(text[story:])]
             s_sources = [EMBED] * len(spans)
             index_of = {span: i for i, span in enumerate(spans)}
             windows = [

@@ -3,6 +3,13 @@
 Plain text (title: the first line), Markdown (optional YAML front matter), JSON and JSON Lines
 records; HTML is read by webpage.py. Each reader raises `ArticleError` for a file it cannot
 use; JSON files with many records keep the good ones and list the bad ones in `skipped`.
+
+A title is shown and searched (it travels with each passage) but never quoted: a headline line
+at the top of the text ("Kettle race", a Markdown `# heading`, an HTML `<h1>` repeating the
+page's title) stays in the article's text, so offsets still point into the file, but the story
+starts after it (`Article.body_start`, found by `split_title`). A first line that reads as a
+sentence of the story is part of the story, quotable, and the title shown is that sentence,
+shortened.
 """
 
 from __future__ import annotations
@@ -18,6 +25,11 @@ from retrieval.ingest.chunking import split_sentences
 from retrieval.types import Article, Skipped
 
 MAX_TITLE_CHARS = 200
+# A title made from the story's first sentence is shown shortened to this.
+SENTENCE_TITLE_CHARS = 80
+# A line ending as a sentence ends (closing quotes and brackets aside), of a few words at least.
+_SENTENCE_END = re.compile("[.!?…][\"'”’)\\]]*$")
+_SENTENCE_MIN_WORDS = 3
 # An id names an article in reports and in every index row; a longer one is not an id.
 MAX_ID_CHARS = 500
 # Control characters but tab and line breaks (NUL included), and the bidirectional embeddings,
@@ -29,9 +41,11 @@ _HEADING = re.compile(r" {0,3}#{1,6}[ \t]+(.*?\S)(?:[ \t]+#+)?[ \t]*$")
 
 
 def read_plain(text: str, relpath: str) -> Article:
-    """A plain-text article: the title is its first line (or first sentence)."""
+    """A plain-text article: the title is its first line, unless that reads as a sentence of the
+    story (then its first sentence, shortened)."""
     body = _body(text)
-    return Article(id=relpath, title=title_of(body), text=body, path=relpath)
+    title, start = split_title(body)
+    return Article(id=relpath, title=title, text=body, path=relpath, body_start=start)
 
 
 def read_markdown(text: str, relpath: str) -> Article:
@@ -44,12 +58,19 @@ def read_markdown(text: str, relpath: str) -> Article:
         raise ArticleError(f"The front matter cannot be read: {reason}") from None
     meta = post.metadata
     body = _body(post.content)
-    title = meta_text(meta.get("title")) or _markdown_heading(body) or title_of(body)
+    title = meta_text(meta.get("title"))
+    heading = _HEADING.match(body.partition("\n")[0])
+    if heading and _after_first_line(body) < len(body):
+        # A heading atop the story is its title, never a quote.
+        title, start = title or _shorten(heading[1]), _after_first_line(body)
+    else:
+        title, start = split_title(body, title or _markdown_heading(body))
     return Article(
         id=relpath,
         title=title,
         text=body,
         path=relpath,
+        body_start=start,
         url=meta_text(meta.get("url")),
         published=meta_date(meta.get("published")),
         source=meta_text(meta.get("source")),
@@ -121,6 +142,7 @@ def _record(record: object, default_id: str, path: str) -> Article:
         reason = "has no 'text' field" if text is None else "has a 'text' that is not a string"
         raise ArticleError(f"The record {reason}.")
     body = _body(text)
+    title, start = split_title(body, meta_text(record.get("title")))
     raw_id = record.get("id")
     article_id = default_id if raw_id is None or raw_id == "" else str(raw_id)
     if len(article_id) > MAX_ID_CHARS:
@@ -130,9 +152,10 @@ def _record(record: object, default_id: str, path: str) -> Article:
         )
     return Article(
         id=article_id,
-        title=meta_text(record.get("title")) or title_of(body),
+        title=title,
         text=body,
         path=path,
+        body_start=start,
         url=meta_text(record.get("url")),
         published=meta_date(record.get("published")),
         source=meta_text(record.get("source")),
@@ -152,15 +175,48 @@ def _body(text: str) -> str:
     return body
 
 
-def title_of(body: str) -> str:
-    """The first line when there are several, else the first sentence; trimmed to a length."""
-    lines = [line.strip() for line in body.splitlines() if line.strip()]
-    if len(lines) > 1:
-        title = lines[0]
-    else:
-        spans = split_sentences(body[: MAX_TITLE_CHARS * 4])
-        title = body[spans[0][0] : spans[0][1]] if spans else body
-    return _shorten(title)
+def split_title(body: str, title: str | None = None) -> tuple[str, int]:
+    """The title of an article whose text is `body` and whose title, when its file states one,
+    is `title`; and where the story starts in `body` (`Article.body_start`).
+
+    The story starts after the first line when that line repeats `title`, or, with no `title`
+    given, when it does not read as a sentence (a headline, which is then the title).
+    Otherwise it starts at once, and without a `title` the title is its first sentence,
+    shortened.
+    """
+    first = body.partition("\n")[0].strip()
+    rest = _after_first_line(body)
+    if rest < len(body):
+        if title is not None and _folded(first) == _folded(title):
+            return title, rest
+        if title is None and not reads_as_sentence(first):
+            return _shorten(first), rest
+    return title or _sentence_title(body), 0
+
+
+def _after_first_line(body: str) -> int:
+    """Where the text after `body`'s first line starts (past blank lines), or len(body)."""
+    end = body.find("\n")
+    if end < 0:
+        return len(body)
+    rest = body[end:]
+    return len(body) - len(rest.lstrip())
+
+
+def reads_as_sentence(line: str) -> bool:
+    """Whether a line reads as a sentence of a story rather than a headline: a few words that
+    end as a sentence ends."""
+    return len(line.split()) >= _SENTENCE_MIN_WORDS and bool(_SENTENCE_END.search(line.strip()))
+
+
+def _sentence_title(body: str) -> str:
+    spans = split_sentences(body[: MAX_TITLE_CHARS * 4])
+    sentence = body[spans[0][0] : spans[0][1]] if spans else body
+    return _shorten(sentence, SENTENCE_TITLE_CHARS)
+
+
+def _folded(text: str) -> str:
+    return " ".join(text.split()).casefold()
 
 
 def _markdown_heading(body: str) -> str | None:
@@ -171,12 +227,12 @@ def _markdown_heading(body: str) -> str | None:
     return None
 
 
-def _shorten(title: str) -> str:
+def _shorten(title: str, limit: int = MAX_TITLE_CHARS) -> str:
     title = " ".join(title.split())
-    if len(title) <= MAX_TITLE_CHARS:
+    if len(title) <= limit:
         return title
-    cut = title.rfind(" ", 0, MAX_TITLE_CHARS)
-    return title[: cut if cut > MAX_TITLE_CHARS // 2 else MAX_TITLE_CHARS].rstrip() + "…"
+    cut = title.rfind(" ", 0, limit)
+    return title[: cut if cut > limit // 2 else limit].rstrip(" ,;:") + "…"
 
 
 def meta_text(value: object) -> str | None:

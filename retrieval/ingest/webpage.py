@@ -10,7 +10,7 @@ import trafilatura
 from trafilatura.settings import set_date_params
 
 from retrieval.errors import ArticleError
-from retrieval.ingest.formats import clean_text, meta_date, meta_text, title_of
+from retrieval.ingest.formats import clean_text, meta_date, meta_text, split_title
 from retrieval.types import Article
 
 
@@ -37,10 +37,13 @@ def read_html(text: str, relpath: str) -> Article:
     body = clean_text(extracted).strip() if isinstance(extracted, str) else ""
     if not body:
         raise ArticleError("No main text found in HTML.")
+    # The page's <h1> repeats its title atop the text: shown as the title, never quoted.
+    title, start = split_title(body, meta_text(getattr(document, "title", None)))
     return Article(
         id=relpath,
-        title=meta_text(getattr(document, "title", None)) or title_of(body),
+        title=title,
         text=body,
+        body_start=start,
         path=relpath,
         url=meta_text(getattr(document, "url", None)),
         published=meta_date(getattr(document, "date", None)),

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from retrieval import Engine
 from retrieval.ingest.loading import load_articles
 from retrieval.types import Article, Skipped
-from tests.conftest import EVAL_DATA
+from tests.conftest import EVAL_DATA, SEEDS, CountingEncoder
 from tests.retrieval.ingest.test_loading import only, reasons, write
 
 SEED = EVAL_DATA / "seed" / "articles.jsonl"
@@ -28,6 +29,7 @@ def test_txt_title_is_first_line_when_there_are_several(tmp_path: Path) -> None:
         title="Bridge approved",
         text="Bridge approved  \n\nThe council voted.  It passed.",
         path="news/a.txt",
+        body_start=19,  # the headline is the title, never quoted
     )
 
 
@@ -43,14 +45,16 @@ def test_txt_long_title_is_trimmed_at_a_word(tmp_path: Path) -> None:
 
 
 def test_seed_txt_is_read_whole_without_trailing_newlines(tmp_path: Path) -> None:
-    seed = Path(__file__).parents[2] / "seeds" / "lee-jae-myung-china-visit.txt"
-    if not seed.exists():
-        pytest.skip("seed article not present")
+    seed = SEEDS / "lee-jae-myung-china-visit.txt"
     shutil.copy(seed, tmp_path / seed.name)
     article = only(load_articles(tmp_path))
     raw = seed.read_text(encoding="utf-8")
     assert article.text == raw.strip()
-    assert article.title == raw.splitlines()[0].strip()
+    # Its first line is a sentence of the story: quotable, and the title shown is shortened.
+    assert article.body_start == 0
+    assert article.title == (
+        "South Korea's President Lee Jae Myung has called for a 'new phase' in ties with…"
+    )
 
 
 # Markdown
@@ -68,6 +72,7 @@ def test_markdown_front_matter(tmp_path: Path) -> None:
         title="Bridge approved",
         text="# Heading\n\nOne.  Two spaces.\n\n\nThree.",
         path="b.md",
+        body_start=11,  # the heading atop the story is never quoted
         url="https://example.org/b",
         published="2024-01-05",
         source="Gazette",
@@ -149,7 +154,7 @@ def test_jsonl_keeps_good_lines_around_a_malformed_one(tmp_path: Path) -> None:
     result = load_articles(tmp_path)
     assert result.articles == (
         Article(id="a", title="Alpha.", text="Alpha.\nMore.", path="set/b.jsonl:1",
-                url="https://x.example/a"),
+                url="https://x.example/a", body_start=7),
         Article(id="set/b.jsonl:4", title="B", text="Beta.", path="set/b.jsonl:4"),
     )  # fmt: skip
     assert [s.path for s in result.skipped] == ["set/b.jsonl:2", "set/b.jsonl:5", "set/b.jsonl:6"]
@@ -177,3 +182,51 @@ def test_eval_set_format(tmp_path: Path) -> None:
         None,
     )
     assert article.text == record["text"]
+
+
+# Titles are shown and searched, never quoted
+
+BRIDGE_STORY = "The bridge will be closed for three days in March while cables are replaced."
+KETTLE_STORY = "Ann Smith won the kettle race in Lewes on Sunday, carrying her kettle fastest."
+HEADLINES = {
+    "bridge.txt": f"Golden Gate Bridge closed for repairs\n{BRIDGE_STORY}",
+    "kettle.md": f"# Kettle race\n\n{KETTLE_STORY}",
+    "kettle.html": (
+        "<html><head><title>Kettle race</title></head><body><article><h1>Kettle race</h1>"
+        f"<p>{KETTLE_STORY}</p><p>She beat forty rivals in the rain.</p></article></body></html>"
+    ),
+    "bridge.jsonl": json.dumps({"id": "b", "text": f"Golden Gate Bridge closed\n{BRIDGE_STORY}"}),
+    "kettle.json": json.dumps(
+        {"id": "k", "title": "Kettle race", "text": f"Kettle race\n{KETTLE_STORY}"}
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(HEADLINES))
+def test_a_headline_line_is_the_title_and_the_story_starts_after_it(
+    tmp_path: Path, name: str
+) -> None:
+    write(tmp_path, name, HEADLINES[name])
+    article = only(load_articles(tmp_path))
+    assert article.title in ("Golden Gate Bridge closed for repairs", "Golden Gate Bridge closed",
+                             "Kettle race")  # fmt: skip
+    assert article.text[article.body_start :].startswith((BRIDGE_STORY, KETTLE_STORY))
+
+
+def test_a_headline_is_never_quoted_but_still_searched(
+    tmp_path: Path, fake_encoder: CountingEncoder
+) -> None:
+    for name, content in HEADLINES.items():
+        write(tmp_path / "articles", name, content)
+    engine = Engine(tmp_path / "index", tmp_path / "articles", fake_encoder)
+    engine.reindex()
+    for question in (
+        "How long will the Golden Gate Bridge be closed?",
+        "Who won the kettle race?",
+        "Kettle race",
+        "Golden Gate Bridge closed for repairs",
+    ):
+        answer = engine.ask(question)
+        assert answer.citation is not None, question
+        assert answer.citation.snippet.startswith(("The bridge", "Ann Smith")), question
+    engine.close()

@@ -205,7 +205,7 @@ def test_duplicate_id_with_other_text_is_skipped(tmp_path: Path) -> None:
 def test_load_file(tmp_path: Path) -> None:
     path = write(tmp_path, "sub/a.txt", "Title\nBody.")
     assert load_file(path, tmp_path) == [
-        Article(id="sub/a.txt", title="Title", text="Title\nBody.", path="sub/a.txt")
+        Article(id="sub/a.txt", title="Title", text="Title\nBody.", path="sub/a.txt", body_start=6)
     ]
     assert load_file(Path("sub/a.txt"), tmp_path)[0].id == "sub/a.txt"
 
