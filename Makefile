@@ -37,7 +37,7 @@ TRAIN_DATA ?= ../shared/train
 reader: setup
 	$(BIN)/python -m training.reader_train --data $(TRAIN_DATA) --out build/reader
 	$(BIN)/python -m training.reader_export --model build/reader/best
-	$(BIN)/python -m training.reader_calibrate --validation build/reader/validation.jsonl
+	$(BIN)/python -m training.reader_calibrate --data $(TRAIN_DATA)
 
 clean:
 	rm -rf $(VENV) index .pytest_cache .mypy_cache .ruff_cache

@@ -1,13 +1,14 @@
 """Choose the reader's abstention threshold on held-out training data, never on eval sets.
 
-    python -m training.reader_calibrate --validation build/reader/validation.jsonl
+    python -m training.reader_calibrate --data ../shared/train
 
-The held-out paragraphs of the training data (see `training.reader_train`) become a collection
-of articles, and a share of their answerable questions become holes: their answer sentence is
-cut out of the article, as `xquad_en_holes` does. Every question then goes through the real
-path (index, search, shortlist, reader) at threshold 0, and the curve of false abstentions
-against abstentions on holes gives the threshold: the highest whose false abstention rate stays
-at or under `--false-abstain`.
+The paragraphs that training held out (`training.reader_train`: the same split, by paragraph,
+with every question of those paragraphs, not only the ones drawn for training) become a
+collection of articles, and a share of their answerable questions become holes: their answer
+sentence is cut out of the article, as `xquad_en_holes` does. Every question then goes through
+the real path (index, search, shortlist, reader) at threshold 0, and the curve of false
+abstentions against abstentions on holes gives the threshold: the highest whose false abstention
+rate stays at or under `--false-abstain`.
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ import numpy as np
 from retrieval import AnswerSettings, Engine
 from retrieval.answer.reader import READER_DIR, load_reader
 from retrieval.encode.load import load_encoder
+from retrieval.types import Answer
+from training.reader_data import Question, is_validation, read_all
+from training.reader_train import SEED, VALIDATION_SHARE
 
 # SQuADShifts' Reddit and Amazon files put every post or review under one title: each paragraph
 # is its own article there.
@@ -31,20 +35,19 @@ _ONE_ARTICLE_PER_PARAGRAPH = ("squadshifts_reddit.json", "squadshifts_amazon_rev
 
 
 def collection(
-    validation: Path, *, hole_share: float, seed: int
+    held_out: list[Question], *, hole_share: float, seed: int
 ) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
     """Articles and questions (the eval sets' shapes) from the held-out training questions."""
     rng = random.Random(seed)
-    records = [json.loads(line) for line in validation.read_text(encoding="utf-8").splitlines()]
-    records = [r for r in records if r["answers"]]
-    holes = {r["qid"] for r in records if rng.random() < hole_share}
+    records = [q for q in held_out if q.answers]
+    holes = {r.qid for r in records if rng.random() < hole_share}
     cut: dict[str, set[int]] = {}
     for r in records:
-        if r["qid"] in holes:
-            cut.setdefault(r["group"], set()).update(r["answers"])
-    paragraphs: dict[str, list[str]] = {}
+        if r.qid in holes:
+            cut.setdefault(r.group, set()).update(r.answers)
+    paragraphs: dict[str, tuple[str, ...]] = {}
     for r in records:
-        paragraphs.setdefault(r["group"], r["sentences"])
+        paragraphs.setdefault(r.group, r.sentences)
     article_of: dict[str, str] = {}
     texts: dict[str, list[str]] = {}
     titles: dict[str, str] = {}
@@ -60,31 +63,48 @@ def collection(
     ]
     questions: list[dict[str, object]] = []
     for r in records:
-        removed = cut.get(r["group"], set())
-        if r["qid"] in holes:
-            questions.append({"id": r["qid"], "question": r["question"], "answers": []})
-        elif not removed & set(r["answers"]):
-            answer = r["sentences"][min(r["answers"])]
+        removed = cut.get(r.group, set())
+        if r.qid in holes:
+            questions.append({"id": r.qid, "question": r.question, "answers": []})
+        elif not removed & r.answers:
             questions.append(
                 {
-                    "id": r["qid"],
-                    "question": r["question"],
-                    "article_id": article_of[r["group"]],
-                    "sentence": answer,
+                    "id": r.qid,
+                    "question": r.question,
+                    "article_id": article_of[r.group],
+                    "sentences": [r.sentences[i] for i in sorted(r.answers)],
                 }
             )
     return articles, questions
 
 
+def _cites(answer: Answer, question: dict[str, object]) -> bool:
+    """Whether the answer quotes the question's answer sentence from its article."""
+    c = answer.citation
+    return (
+        c is not None
+        and c.source.article_id == question["article_id"]
+        and any(s in c.snippet for s in _strings(question["sentences"]))
+    )
+
+
+def _strings(value: object) -> list[str]:
+    return [str(v) for v in value] if isinstance(value, list) else []
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--validation", type=Path, default=Path("build/reader/validation.jsonl"))
+    parser.add_argument("--data", type=Path, default=Path("../shared/train"))
     parser.add_argument("--reader", type=Path, default=READER_DIR)
     parser.add_argument("--false-abstain", type=float, default=0.05)
     parser.add_argument("--hole-share", type=float, default=0.15)
-    parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--seed", type=int, default=SEED)
+    parser.add_argument("--validation-share", type=float, default=VALIDATION_SHARE)
     args = parser.parse_args(argv)
-    articles, questions = collection(args.validation, hole_share=args.hole_share, seed=args.seed)
+    held_out = [
+        q for q in read_all(args.data, args.seed) if is_validation(q, args.validation_share)
+    ]
+    articles, questions = collection(held_out, hole_share=args.hole_share, seed=args.seed)
     reader = load_reader(args.reader)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "articles"
@@ -103,21 +123,20 @@ def main(argv: list[str] | None = None) -> int:
         for q in questions:
             answer = engine.ask(str(q["question"]))
             score = answer.citation.score if answer.citation else 0.0
-            if q["answers"] == []:
+            if "article_id" not in q:
                 holed.append(score)
             else:
-                correct = answer.citation is not None and (
-                    answer.citation.source.article_id == q["article_id"]
-                    and str(q["sentence"]) in answer.citation.snippet
-                )
-                answered.append((score, correct))
+                answered.append((score, _cites(answer, q)))
+        # The same questions without the reader, for comparison.
+        engine.reader = None
+        unread = [_cites(engine.ask(str(q["question"])), q) for q in questions if "article_id" in q]
         engine.close()
     scores = np.asarray([s for s, _ in answered])
     right = np.asarray([r for _, r in answered])
     holes = np.asarray(holed)
     print(
         f"{len(articles)} articles, {len(answered)} answerable questions (right sentence first: "
-        f"{right.mean():.4f}), {len(holes)} holes"
+        f"{right.mean():.4f}; without the reader: {np.mean(unread):.4f}), {len(holes)} holes"
     )
     print("threshold  false_abstain  right_and_answered  abstain_recall")
     chosen = 0.0

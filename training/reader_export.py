@@ -65,7 +65,8 @@ def export(model_dir: Path, out_dir: Path) -> None:
                 opset_version=OPSET,
             )
         optimise(model_dir, raw, fused)
-        quantise(fused, int8)
+        # The table of token embeddings is 47 MB in float32: int8 keeps the file near 25 MB.
+        quantise(fused, int8, embeddings=True)
         os.replace(int8, out_dir / MODEL_FILE)
     shutil.copyfile(model_dir / TOKENIZER_FILE, out_dir / TOKENIZER_FILE)
 
@@ -85,7 +86,7 @@ def torch_probabilities(model_dir: Path, pairs: list[tuple[str, str]]) -> np.nda
             batch = tokenizer(
                 [q for q, _ in chunk],
                 [d for _, d in chunk],
-                truncation="only_second",
+                truncation="longest_first",
                 max_length=MAX_TOKENS,
                 padding=True,
                 return_tensors="pt",

@@ -65,7 +65,7 @@ class OnnxReader:
                 "or set CITEBOT_READER=off to answer without it."
             ) from exc
         self._tokenizer.no_padding()
-        self._tokenizer.enable_truncation(MAX_TOKENS, strategy="only_second")
+        self._tokenizer.enable_truncation(MAX_TOKENS, strategy="longest_first")
 
     def score(self, question: str, documents: Sequence[str]) -> np.ndarray:
         if not documents:
