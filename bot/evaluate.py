@@ -11,9 +11,11 @@ import time
 from pathlib import Path
 
 from bot.settings import Settings
+from bot.wiring import reader_of
 from retrieval import CitebotError, Engine, InvalidQuestion
 from retrieval.answer.choose import AnswerSettings
 from retrieval.answer.evaluation import Outcome, Question, metrics, read_questions
+from retrieval.answer.reader import Reader
 from retrieval.encode.encoder import Encoder
 from retrieval.encode.load import load_encoder
 from retrieval.ingest.loading import DEFAULT_MAX_BYTES
@@ -27,6 +29,7 @@ def evaluate(
     *,
     mode: Mode,
     settings: AnswerSettings,
+    reader: Reader | None = None,
     passage_vectors: PassageVectors = DEFAULT_RECIPE,
     max_bytes: int = DEFAULT_MAX_BYTES,
     quiet: bool = False,
@@ -52,6 +55,7 @@ def evaluate(
             encoder,
             settings=settings,
             max_bytes=max_bytes,
+            reader=reader,
             passage_vectors=passage_vectors,
         )
         report = engine.reindex()
@@ -118,6 +122,7 @@ def run_eval_command(settings: Settings, args: argparse.Namespace) -> int:
         load_encoder(settings.model, backend=settings.encoder),
         mode=args.mode,
         settings=AnswerSettings(threshold=settings.threshold),
+        reader=reader_of(settings),
         passage_vectors=settings.passage_vectors,
         max_bytes=settings.max_file_bytes,
     )

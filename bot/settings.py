@@ -12,7 +12,7 @@ import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 from dotenv import dotenv_values
 
@@ -55,7 +55,12 @@ class Settings:
     model: str = DEFAULT_MODEL
     encoder: Backend = DEFAULT_BACKEND
     passage_vectors: PassageVectors = DEFAULT_RECIPE
-    threshold: float = 0.3
+    # Below it citebot abstains: the reader's probability (0-1), or without the reader a
+    # relevance score; None: the default of the one in use (0.5 and 0.3, docs/quality.md).
+    threshold: float | None = None
+    # The trained reader picks the sentence and decides abstention (docs/reader.md); off by
+    # default until it beats the hand-weighted scores (docs/quality.md).
+    reader: bool = False
     max_file_bytes: int = 5_000_000
     max_shrink: float = 0.5
     discord_token: Secret | None = field(default=None, repr=False)
@@ -84,7 +89,15 @@ def _int(env: Mapping[str, str], key: str, default: int | None, *, minimum: int 
     return value
 
 
-def _float(env: Mapping[str, str], key: str, default: float, lo: float, hi: float) -> float:
+@overload
+def _float(env: Mapping[str, str], key: str, default: float, lo: float, hi: float) -> float: ...
+@overload
+def _float(
+    env: Mapping[str, str], key: str, default: None, lo: float, hi: float
+) -> float | None: ...
+def _float(
+    env: Mapping[str, str], key: str, default: float | None, lo: float, hi: float
+) -> float | None:
     raw = env.get(key, "").strip()
     if not raw:
         return default
@@ -218,6 +231,7 @@ def _settings_from(env: Mapping[str, str]) -> Settings:
             "a way to make passage vectors",
         ),
         threshold=_float(env, "CITEBOT_THRESHOLD", defaults.threshold, 0.0, 1.0),
+        reader=_choice(env, "CITEBOT_READER", ("on", "off"), "off", "a reader setting") == "on",
         max_file_bytes=_int(env, "CITEBOT_MAX_FILE_BYTES", defaults.max_file_bytes, minimum=1)
         or defaults.max_file_bytes,
         max_shrink=_float(env, "CITEBOT_MAX_SHRINK", defaults.max_shrink, 0.0, 1.0),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.settings import Settings
 from retrieval import AnswerSettings, Engine, load_encoder
+from retrieval.answer.reader import Reader, load_reader
 
 
 def build_engine(settings: Settings, *, further: int | None = None) -> Engine:
@@ -19,6 +20,12 @@ def build_engine(settings: Settings, *, further: int | None = None) -> Engine:
         settings.articles_dir,
         load_encoder(settings.model, backend=settings.encoder),
         settings=answer_settings,
+        reader=reader_of(settings),
         max_bytes=settings.max_file_bytes,
         passage_vectors=settings.passage_vectors,
     )
+
+
+def reader_of(settings: Settings) -> Reader | None:
+    """The shipped reader, unless CITEBOT_READER=off."""
+    return load_reader() if settings.reader else None

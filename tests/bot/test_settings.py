@@ -156,3 +156,11 @@ def test_a_folder_setting_expands_the_home_folder(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("HOME", "/home/editor")
     s = settings_from({"CITEBOT_INDEX_DIR": "~/idx", "CITEBOT_ARTICLES_DIR": "~/news"})
     assert (s.index_dir, s.articles_dir) == (Path("/home/editor/idx"), Path("/home/editor/news"))
+
+
+def test_the_reader_is_off_unless_asked_for() -> None:
+    assert settings_from({}).reader is False
+    assert settings_from({"CITEBOT_READER": "on"}).reader is True
+    assert settings_from({"CITEBOT_READER": "off"}).reader is False
+    with pytest.raises(SettingsError, match="CITEBOT_READER='yes' is not a reader setting"):
+        settings_from({"CITEBOT_READER": "yes"})
