@@ -16,10 +16,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
-import onnxruntime as ort
 from tokenizers import Tokenizer
 
-from retrieval.encode.onnx import cores
+from retrieval.encode.onnx import cpu_session
 from retrieval.errors import CitebotError
 
 READER_DIR = Path(__file__).resolve().parent / "reader_model"
@@ -48,16 +47,8 @@ class OnnxReader:
     """The trained cross-encoder on ONNX Runtime."""
 
     def __init__(self, model_file: Path, tokenizer_file: Path, *, threads: int | None = None):
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads or cores()
-        options.inter_op_num_threads = 1
-        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        options.add_session_config_entry("session.intra_op.allow_spinning", "1")
-        options.add_session_config_entry("session.force_spinning_stop", "1")
         try:
-            self._session: Any = ort.InferenceSession(
-                str(model_file), options, providers=["CPUExecutionProvider"]
-            )
+            self._session: Any = cpu_session(model_file, threads)
             self._tokenizer = Tokenizer.from_file(str(tokenizer_file))
         except Exception as exc:  # onnxruntime and tokenizers raise their own untyped errors
             raise CitebotError(

@@ -48,6 +48,21 @@ def cores() -> int:
     return len(os.sched_getaffinity(0))
 
 
+def cpu_session(model_file: Path, threads: int | None = None) -> Any:
+    """An ONNX Runtime session on the CPU, tuned for one query at a time; raises what
+    onnxruntime raises."""
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads or cores()
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    # Threads spin between the ops of a run, which halves the hand-offs' cost, but stop when it
+    # ends: left spinning, they take the cores from the search and answer code that follow
+    # (docs/performance.md).
+    options.add_session_config_entry("session.intra_op.allow_spinning", "1")
+    options.add_session_config_entry("session.force_spinning_stop", "1")
+    return ort.InferenceSession(str(model_file), options, providers=["CPUExecutionProvider"])
+
+
 class OnnxEncoder:
     """A sentence-transformers model (mean pooling, normalised) run by ONNX Runtime."""
 
@@ -60,19 +75,8 @@ class OnnxEncoder:
         max_tokens: int,
         threads: int | None = None,
     ) -> None:
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads or cores()
-        options.inter_op_num_threads = 1
-        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        # Threads spin between the ops of a run, which halves the hand-offs' cost, but stop
-        # when it ends: left spinning, they take the cores from the search and answer code
-        # that follow (docs/performance.md).
-        options.add_session_config_entry("session.intra_op.allow_spinning", "1")
-        options.add_session_config_entry("session.force_spinning_stop", "1")
         try:
-            self._session: Any = ort.InferenceSession(
-                str(model_file), options, providers=["CPUExecutionProvider"]
-            )
+            self._session: Any = cpu_session(model_file, threads)
         except Exception as exc:  # onnxruntime raises its own untyped errors
             raise CitebotError(
                 f"ONNX Runtime cannot load {model_file} ({exc}); delete {model_file.parent} "
