@@ -3,8 +3,8 @@
 Candidate sentences come from the best passages. In hybrid mode each is scored by its own
 cosine to the question, its BM25 against the question's terms, the rank of the passages that hold
 it, and whether it holds the kind of thing asked for (a time for "when", a name for "who").
-With a reader (the default), the best of them by that score are read with the question, and the
-reader's probability that a sentence answers picks the one cited and decides abstention.
+With a reader (CITEBOT_READER=on), the best of them by that score are read with the question,
+and the reader's probability that a sentence answers picks the one cited and decides abstention.
 The plain modes keep to their own signal so they stay honest baselines.
 """
 
@@ -26,7 +26,8 @@ from retrieval.index.version import IndexVersion
 from retrieval.types import Answer, Article, Citation, Mode, Source
 
 # Below these citebot abstains: the reader's probability that the sentence answers, and without
-# a reader the relevance score of `Confidence`. The reader's is calibrated in docs/quality.md.
+# a reader the relevance score of `Confidence`. The reader's is its classifier's decision point
+# (docs/reader.md); its curve on the dev sets is in docs/quality.md.
 READER_THRESHOLD = 0.5
 HEURISTIC_THRESHOLD = 0.3
 
