@@ -34,6 +34,7 @@ from retrieval.answer.reader import (
     OnnxReader,
 )
 from retrieval.encode.export import OPSET, optimise, quantise
+from training.reader_train import encode_pairs
 
 AGREEMENT = Path("tests/data/reader_agreement.jsonl")
 AGREEMENT_PAIRS = 200
@@ -83,14 +84,7 @@ def torch_probabilities(model_dir: Path, pairs: list[tuple[str, str]]) -> np.nda
     with torch.no_grad():
         for begin in range(0, len(pairs), 64):
             chunk = pairs[begin : begin + 64]
-            batch = tokenizer(
-                [q for q, _ in chunk],
-                [d for _, d in chunk],
-                truncation="longest_first",
-                max_length=MAX_TOKENS,
-                padding=True,
-                return_tensors="pt",
-            )
+            batch = encode_pairs(tokenizer, chunk, MAX_TOKENS)
             out.append(torch.sigmoid(model(**batch).logits.squeeze(-1)).numpy())
     return np.concatenate(out)
 

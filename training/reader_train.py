@@ -31,6 +31,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from retrieval.answer.reader import MAX_TOKENS
 from training.reader_data import Pair, build
 
 # Questions drawn from each file: sized so that one epoch trains in under an hour on two cores
@@ -56,7 +57,7 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--lr", type=float, default=3e-5)
     parser.add_argument("--epochs", type=float, default=1.0)
-    parser.add_argument("--max-tokens", type=int, default=96)
+    parser.add_argument("--max-tokens", type=int, default=MAX_TOKENS)
     parser.add_argument("--validation-share", type=float, default=VALIDATION_SHARE)
     parser.add_argument("--eval-every", type=int, default=250)
     parser.add_argument("--save-every", type=int, default=25)
@@ -142,15 +143,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"resuming at step {step} of {total}", flush=True)
 
     def batch_of(pairs: list[Pair]) -> dict[str, torch.Tensor]:
-        encoded: dict[str, torch.Tensor] = tokenizer(
-            [p.question for p in pairs],
-            [p.document for p in pairs],
-            truncation="longest_first",
-            max_length=args.max_tokens,
-            padding=True,
-            return_tensors="pt",
-        )
-        return encoded
+        return encode_pairs(tokenizer, [(p.question, p.document) for p in pairs], args.max_tokens)
 
     def validate() -> float:
         network.eval()
@@ -196,6 +189,21 @@ def main(argv: list[str] | None = None) -> int:
     bar.close()
     print(f"done: {step} steps, best validation loss {best:.4f}", flush=True)
     return 0
+
+
+def encode_pairs(
+    tokenizer: Any, pairs: list[tuple[str, str]], max_tokens: int
+) -> dict[str, torch.Tensor]:
+    """A padded batch of (question, document) pairs, cut as serving cuts them (`Reader`)."""
+    encoded: dict[str, torch.Tensor] = tokenizer(
+        [q for q, _ in pairs],
+        [d for _, d in pairs],
+        truncation="longest_first",
+        max_length=max_tokens,
+        padding=True,
+        return_tensors="pt",
+    )
+    return encoded
 
 
 def _save(path: Path, network: Any, optimizer: Any, scheduler: Any, step: int, best: float) -> None:
