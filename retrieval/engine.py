@@ -24,6 +24,7 @@ from retrieval.index.version import IndexVersion, current_version
 from retrieval.types import (
     DEFAULT_RECIPE,
     Answer,
+    Article,
     Hit,
     IndexStats,
     Mode,
@@ -164,6 +165,22 @@ class Engine:
     def stats(self) -> IndexStats:
         with self._reading() as version:
             return version.stats()
+
+    def matching(self, *, url: str | None = None, text: str | None = None) -> list[Article]:
+        """The served articles with this url, or with exactly this text."""
+        with self._reading() as version:
+            return version.store.articles(version.store.matching_ids(url=url, text=text))
+
+    def article(self, article_id: str) -> Article | None:
+        """The served article with this id, or None."""
+        with self._reading() as version:
+            found = version.store.articles([article_id])
+        return found[0] if found else None
+
+    def passage_count(self, article_id: str) -> int:
+        """How many passages the served index holds for this article."""
+        with self._reading() as version:
+            return len(version.store.passages_of_article(article_id))
 
     # --- reindexing ---
 

@@ -7,7 +7,10 @@ CitebotError
 ├── ShrinkRefused           a reindex would drop too many articles (an unmounted folder?)
 ├── StorageError            a folder is not one, or the index cannot be written (read-only, full)
 ├── InvalidQuestion         nothing to search for in the question
-└── ArticleError            one article file cannot be read or parsed (skipped, reported)
+├── ArticleError            one article file cannot be read or parsed (skipped, reported)
+├── FetchError              a web page cannot be fetched: refused address, too big, too slow
+├── AlreadyAdded            the article (its URL or its text) is already in the collection
+└── NotFound                no indexed article has that id or URL
 """
 
 from __future__ import annotations
@@ -43,3 +46,15 @@ class InvalidQuestion(CitebotError):
 
 class ArticleError(CitebotError):
     """An article file could not be read or parsed; the build skips it and reports why."""
+
+
+class FetchError(CitebotError):
+    """A web page could not be fetched, or was refused: its address, size, time or type."""
+
+
+class AlreadyAdded(CitebotError):
+    """The article asked to be added is already there: the same URL, or the same text."""
+
+
+class NotFound(CitebotError):
+    """No indexed article has the id or URL asked for."""

@@ -238,6 +238,17 @@ class Store:
             for r in rows
         ]
 
+    def matching_ids(self, *, url: str | None = None, text: str | None = None) -> list[str]:
+        """Ids of the articles with this url, or with exactly this text (a scan: adding an
+        article is rare, and an index on every text would double the file)."""
+        with self._lock:
+            return [
+                r[0]
+                for r in self._db.execute(
+                    "SELECT id FROM articles WHERE url = ? OR text = ? ORDER BY id", (url, text)
+                ).fetchall()
+            ]
+
     def passages(self, ids: Sequence[int]) -> dict[int, PassageRow]:
         if not ids:
             return {}

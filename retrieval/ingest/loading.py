@@ -232,7 +232,7 @@ def _read_file(
     with _open_inside(base, target) as handle:
         if read is read_json_lines:
             return _read_json_lines(handle, relpath, max_bytes, skipped)
-        return read(_decode(_read_bytes(handle, max_bytes)), relpath, skipped)
+        return read(decode(_read_bytes(handle, max_bytes)), relpath, skipped)
 
 
 def _open_inside(base: Path, relpath: str) -> io.BufferedReader:
@@ -294,7 +294,7 @@ def _read_json_lines(
     the file (a file of many small articles is normal); a record over it is skipped."""
     if handle.peek(2)[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
         # UTF-16 cannot be split at b"\n": read it whole, as any other file.
-        return read_json_lines(_decode(_read_bytes(handle, max_bytes)), relpath, skipped)
+        return read_json_lines(decode(_read_bytes(handle, max_bytes)), relpath, skipped)
     articles: list[Article] = []
     records = 0
     try:
@@ -312,7 +312,7 @@ def _read_json_lines(
                 reason = f"The record is {size:,} bytes, over the limit of {max_bytes:,} bytes."
                 skipped.append(Skipped(where, reason))
                 continue
-            text = _decode(line)
+            text = decode(line)
             if not text.strip():
                 continue
             records += 1
@@ -338,7 +338,7 @@ def _skip_line(handle: io.BufferedReader) -> int:
     return size
 
 
-def _decode(data: bytes) -> str:
+def decode(data: bytes) -> str:
     """Decode text: UTF-8 (or UTF-16 with a byte order mark), else Windows-1252, else Latin-1.
 
     Old news archives are often Windows-1252; Latin-1 decodes any bytes at all, so a file is
