@@ -76,8 +76,10 @@ class _CheckingResolver(AbstractResolver):
         for result in results:
             why = refusal(result["host"], self._allowed)
             if why is not None:
-                raise _Refused(f"Refused to fetch from {host}: it resolves to an address that may not be fetched from "
-                    f"({why}).")
+                raise _Refused(
+                    f"Refused to fetch from {host}: it resolves to an address that may not be "
+                    f"fetched from ({why})."
+                )
         return results
 
     async def close(self) -> None:

@@ -104,8 +104,7 @@ def _markdown_file(
     source: str | None,
 ) -> Incoming:
     meta = {"title": title, "url": url, "published": published, "source": source}
-    post = frontmatter.Post(text, **{k: v for k, v in meta.items() if v is not None})
-    content = frontmatter.dumps(post) + "\n"
+    content = _with_front_matter(text, {k: v for k, v in meta.items() if v is not None})
     article = read_markdown(content, name)
     return Incoming(name, content.encode("utf-8"), (article,), (), url)
 
@@ -131,8 +130,13 @@ def _pdf_article(data: bytes) -> Article:
             "The PDF holds no text that can be extracted (a scan, perhaps); add its text instead."
         )
     body = f"{title}\n\n{text}" if title and not text.startswith(title) else text
-    content = frontmatter.dumps(frontmatter.Post(body, **({"title": title} if title else {})))
-    return read_markdown(content, "document.pdf")
+    return read_markdown(_with_front_matter(body, {"title": title} if title else {}), "pdf")
+
+
+def _with_front_matter(text: str, meta: dict[str, str]) -> str:
+    post = frontmatter.Post(text)
+    post.metadata.update(meta)
+    return frontmatter.dumps(post) + "\n"
 
 
 def _slug(text: str) -> str:
