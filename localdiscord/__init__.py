@@ -8,6 +8,8 @@ discord.py bot, for tests and for ``citebot chat``. Built against discord.py 2.7
             result = await run.wait_done()
             thread = await fake.create_thread("questions", fake.channels.news)  # type 11
             await session.send_message("...", channel=thread)
+            file = session.upload("story.txt", b"...")  # an attachment option's value
+            await session.invoke("add", {"file": file})
 """
 
 from .errors import BotNotReady, InteractionFailed, InvocationError, LocalDiscordError
@@ -17,6 +19,7 @@ from .harness import BotSession, Exchange, Invocation, UserMessage
 from .records import BotMessage, InteractionAction, InteractionResult, RecordedRequest
 from .render import render_embed, render_message, render_result
 from .server import LocalDiscord
+from .uploads import UserFile
 from .world import Channel, Role, User
 
 __all__ = [
@@ -37,6 +40,7 @@ __all__ = [
     "RecordedRequest",
     "Role",
     "User",
+    "UserFile",
     "UserMessage",
     "render_embed",
     "render_message",

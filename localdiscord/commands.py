@@ -8,19 +8,26 @@ the call, instead of the bot answering an interaction Discord would never send.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from .errors import InvocationError
+from .uploads import UserFile
 from .world import ADMINISTRATOR, World
 
 JSON = dict[str, Any]
 
 CHAT_INPUT = 1
 SUB_COMMAND, SUB_COMMAND_GROUP = 1, 2
-STRING, INTEGER, BOOLEAN, NUMBER = 3, 4, 5, 10
-OPTION_TYPE_NAMES = {STRING: "string", INTEGER: "integer", BOOLEAN: "boolean", NUMBER: "number"}
+STRING, INTEGER, BOOLEAN, NUMBER, ATTACHMENT = 3, 4, 5, 10, 11
+OPTION_TYPE_NAMES = {
+    STRING: "string",
+    INTEGER: "integer",
+    BOOLEAN: "boolean",
+    NUMBER: "number",
+    ATTACHMENT: "file (session.upload(...))",
+}
 CONTEXT_GUILD, CONTEXT_BOT_DM = 0, 1
 
 
@@ -122,11 +129,12 @@ def _option_value(command: str, spec: JSON, value: object) -> JSON:
         INTEGER: (int,),
         BOOLEAN: (bool,),
         NUMBER: (int, float),
+        ATTACHMENT: (UserFile,),
     }
     if kind not in accepted:
         raise InvocationError(
-            f"/{command} option {name!r} has type {kind}; only string, integer, boolean and "
-            "number options can be invoked here"
+            f"/{command} option {name!r} has type {kind}; only string, integer, boolean, "
+            "number and attachment options can be invoked here"
         )
     wrong_bool = isinstance(value, bool) and kind != BOOLEAN
     if wrong_bool or not isinstance(value, accepted[kind]):
@@ -150,6 +158,8 @@ def _option_value(command: str, spec: JSON, value: object) -> JSON:
             raise InvocationError(
                 f"/{command} option {name!r}={value} is outside {low_v}..{high_v}"
             )
+    if isinstance(value, UserFile):
+        return {"name": name, "type": kind, "value": str(value.id)}
     return {"name": name, "type": kind, "value": value}
 
 
@@ -165,9 +175,15 @@ def _options(command: str, specs: list[JSON], values: Mapping[str, object]) -> l
 
 
 def invocation_data(
-    command: RegisteredCommand, path: list[str], values: Mapping[str, object]
+    command: RegisteredCommand,
+    path: list[str],
+    values: Mapping[str, object],
+    *,
+    attachment: Callable[[UserFile], JSON] | None = None,
 ) -> JSON:
-    """``interaction.data`` for ``/name sub... option=value``; ``path`` are subcommand names."""
+    """``interaction.data`` for ``/name sub... option=value``; ``path`` are subcommand names.
+    A file option's value is a ``UserFile``; ``attachment`` makes its payload, which Discord
+    sends in ``data.resolved.attachments``."""
     options = _options_for_path(command, path, values)
     data: JSON = {
         "id": str(command.id),
@@ -177,6 +193,9 @@ def invocation_data(
     }
     if command.guild_id is not None:
         data["guild_id"] = str(command.guild_id)
+    files = [v for v in values.values() if isinstance(v, UserFile)]
+    if files and attachment is not None:
+        data["resolved"] = {"attachments": {str(f.id): attachment(f) for f in files}}
     return data
 
 

@@ -16,6 +16,7 @@ from .errors import BotNotReady, InteractionFailed
 from .interactions import PendingInteraction
 from .messages import MessageStore, StoredMessage
 from .records import BotMessage, InteractionResult, RecordedRequest
+from .uploads import UserFile
 from .world import Channel, Named, Role, User, World
 
 BotT = TypeVar("BotT", bound=discord.Client)
@@ -58,6 +59,8 @@ class Server(Protocol):
     async def post_user_message(
         self, author: User, channel: Channel, content: str, *, reply_to: int | None = None
     ) -> StoredMessage: ...
+
+    def upload(self, filename: str, data: bytes, content_type: str | None = None) -> UserFile: ...
 
     async def create_interaction(
         self,
@@ -211,6 +214,10 @@ class BotSession(Generic[BotT]):
     @property
     def bot_user(self) -> User:
         return self.server.world.bot_user
+
+    def upload(self, filename: str, data: bytes, content_type: str | None = None) -> UserFile:
+        """A file to attach: pass it as a file option's value, ``{"file": session.upload(...)}``."""
+        return self.server.upload(filename, data, content_type)
 
     def dm_channel(self, user: User) -> Channel:
         """The DM channel between ``user`` and the bot; pass it as ``channel=`` for DMs."""

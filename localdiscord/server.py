@@ -33,6 +33,7 @@ from .gateway import (
 from .interactions import InteractionBook, PendingInteraction
 from .messages import MessageStore, StoredMessage
 from .records import EPHEMERAL, BotMessage, Changes, RecordedRequest
+from .uploads import CDN, UploadStore, UserFile, attachment_payload
 from .world import Channel, Named, Role, User, World
 
 T = TypeVar("T")
@@ -68,6 +69,7 @@ class LocalDiscord:
             self.world, self.changes, token=token, heartbeat_interval=heartbeat_interval
         )
         self.interactions = InteractionBook(self)
+        self.uploads = UploadStore(self.world)
         self.requests: list[RecordedRequest] = []
         self._host, self._port = host, port
         self._runner: web.AppRunner | None = None
@@ -80,6 +82,7 @@ class LocalDiscord:
         rest.add_routes(app)
         app.router.add_get("/", self.gateway.handle)
         app.router.add_get("/resume", self.gateway.handle)
+        app.router.add_get(CDN + "/{file_id}/{filename}", self._serve_upload)
         self._runner = web.AppRunner(
             app, handle_signals=False, access_log=None, shutdown_timeout=1.0
         )
@@ -106,6 +109,10 @@ class LocalDiscord:
         tb: TracebackType | None,
     ) -> None:
         await self.stop()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self._host}:{self._port}"
 
     @property
     def api_url(self) -> str:
@@ -159,6 +166,24 @@ class LocalDiscord:
     def bot_messages(self) -> list[BotMessage]:
         """Every create, edit and delete the bot made, in order, as snapshots."""
         return list(self.messages.bot_log)
+
+    # -- uploads ----------------------------------------------------------------------------------
+
+    def upload(self, filename: str, data: bytes, content_type: str | None = None) -> UserFile:
+        """A file a user attaches; pass it as an attachment option's value to ``invoke``."""
+        return self.uploads.add(filename, data, content_type)
+
+    async def _serve_upload(self, request: web.Request) -> web.Response:
+        try:
+            file = self.uploads.download(int(request.match_info["file_id"]))
+        except ValueError:
+            file = None
+        if file is None or file.filename != request.match_info["filename"]:
+            return web.Response(status=404, text="Not Found")
+        self.changes.changed()
+        return web.Response(
+            body=file.data, content_type=file.content_type or "application/octet-stream"
+        )
 
     # -- fault injection ----------------------------------------------------------------------
 
@@ -299,7 +324,12 @@ class LocalDiscord:
             commands.check_visible(
                 self.world, registered, permissions=perms, in_dm=channel.is_dm, user_name=user.name
             )
-        data = commands.invocation_data(registered, path[1:], options)
+        data = commands.invocation_data(
+            registered,
+            path[1:],
+            options,
+            attachment=lambda f: attachment_payload(f, self.base_url),
+        )
         loop = asyncio.get_running_loop()
         now = loop.time()
         pending = PendingInteraction(

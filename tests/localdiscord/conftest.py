@@ -29,6 +29,7 @@ class EchoBot(commands.Bot):
         self.tree.add_command(count)
         self.tree.add_command(reindex)
         self.tree.add_command(slow)
+        self.tree.add_command(attach)
         await self.tree.sync()
 
     async def on_message(self, message: discord.Message) -> None:
@@ -74,6 +75,18 @@ async def slow(interaction: discord.Interaction) -> None:
     except discord.NotFound:
         with_error = True
     assert with_error
+
+
+@app_commands.command()
+async def attach(
+    interaction: discord.Interaction, file: discord.Attachment, note: str | None = None
+) -> None:
+    """Download the attached file and say what it holds."""
+    await interaction.response.defer(thinking=True)
+    data = await file.read()
+    await interaction.edit_original_response(
+        content=f"{file.filename} {file.size} {file.content_type} {data.decode()!r} {note}"
+    )
 
 
 def make(fake: LocalDiscord, **options: Any) -> Callable[[], EchoBot]:

@@ -20,7 +20,13 @@ async def test_login_ready_and_command_sync(fake: LocalDiscord) -> None:
     calls = [(r.method, r.path) for r in fake.requests]
     assert ("GET", "/users/@me") in calls
     assert ("PUT", f"/applications/{fake.bot_user.id}/commands") in calls
-    assert {c["name"] for c in fake.commands.listed(None)} == {"echo", "count", "reindex", "slow"}
+    assert {c["name"] for c in fake.commands.listed(None)} == {
+        "echo",
+        "count",
+        "reindex",
+        "slow",
+        "attach",
+    }
     assert [c.opened_with for c in fake.connections] == ["identify"]
     assert not [r for r in fake.requests if r.status == 404]
 

@@ -85,3 +85,17 @@ async def test_options_are_checked_as_discord_would_before_the_bot_sees_them(
         with pytest.raises(InvocationError, match="no option"):
             await session.invoke("echo", {"text": "hi", "loud": True})
     assert not [r for r in fake.requests if r.path.endswith("/callback")]
+
+
+async def test_an_attached_file_reaches_the_bot_and_downloads(fake: LocalDiscord) -> None:
+    async with fake.running(make(fake)) as session:
+        file = session.upload("story.txt", b"Trams return", "text/plain")
+        run = await session.invoke("attach", {"file": file, "note": "hi"})
+        result = await run.wait_done(timeout=5)
+        with pytest.raises(InvocationError, match="needs option"):
+            await session.invoke("attach", {"note": "no file"})
+        with pytest.raises(InvocationError, match="must be a file"):
+            await session.invoke("attach", {"file": "story.txt"})
+    assert result.original is not None
+    assert result.original.content == "story.txt 12 text/plain 'Trams return' hi"
+    assert fake.uploads.downloads == {file.id: 1}
