@@ -27,6 +27,7 @@ from retrieval import Engine
 log = logging.getLogger("citebot.bot")
 
 EXTENSIONS = (
+    "bot.cogs.add",
     "bot.cogs.ask",
     "bot.cogs.messages",
     "bot.cogs.reindex",

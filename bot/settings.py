@@ -17,6 +17,7 @@ from typing import Any, TypeVar, overload
 from dotenv import dotenv_values
 
 from retrieval.encode.load import BACKENDS, DEFAULT_BACKEND, DEFAULT_MODEL, Backend
+from retrieval.ingest.addresses import Network, parse_networks
 from retrieval.types import DEFAULT_RECIPE, RECIPES, PassageVectors
 
 _C = TypeVar("_C", bound=str)
@@ -70,6 +71,13 @@ class Settings:
     cooldown_rate: int = 3
     cooldown_per: float = 30.0
     max_concurrent: int = 4
+    # /add: members without the admin role or Manage Server may add too (removing stays
+    # with admins); and the limits on fetching a link (size: max_file_bytes).
+    anyone_may_add: bool = False
+    fetch_timeout: float = 20.0
+    fetch_max_redirects: int = 5
+    # Networks a link may lead to though they are not public (loopback for tests, an intranet).
+    fetch_allow: tuple[Network, ...] = ()
 
     def with_overrides(self, **values: Any) -> Settings:
         """A copy with command-line flags applied (None means "not given")."""
@@ -184,6 +192,17 @@ def _role(env: Mapping[str, str], key: str) -> int | None:
     )
 
 
+def _networks(env: Mapping[str, str], key: str) -> tuple[Network, ...]:
+    raw = env.get(key, "").strip()
+    try:
+        return parse_networks(p for p in raw.split(",") if p.strip())
+    except ValueError as exc:
+        raise SettingsError(
+            f"{key}: {exc}; list addresses or networks separated by commas, e.g. "
+            "127.0.0.1,10.0.0.0/8, or leave it empty to fetch from public addresses only."
+        ) from None
+
+
 def _choice(
     env: Mapping[str, str], key: str, choices: tuple[_C, ...], default: _C, what: str
 ) -> _C:
@@ -244,6 +263,16 @@ def _settings_from(env: Mapping[str, str]) -> Settings:
         cooldown_per=_float(env, "CITEBOT_COOLDOWN_PER", defaults.cooldown_per, 0.0, 86400.0),
         max_concurrent=_int(env, "CITEBOT_MAX_CONCURRENT", defaults.max_concurrent, minimum=1)
         or defaults.max_concurrent,
+        anyone_may_add=_choice(
+            env, "CITEBOT_ANYONE_MAY_ADD", ("on", "off"), "off", "an /add setting"
+        )
+        == "on",
+        fetch_timeout=_float(env, "CITEBOT_FETCH_TIMEOUT", defaults.fetch_timeout, 1.0, 600.0),
+        fetch_max_redirects=_int(
+            env, "CITEBOT_FETCH_MAX_REDIRECTS", defaults.fetch_max_redirects, minimum=0
+        )
+        or 0,
+        fetch_allow=_networks(env, "CITEBOT_FETCH_ALLOW"),
     )
 
 

@@ -164,3 +164,21 @@ def test_the_reader_is_off_unless_asked_for() -> None:
     assert settings_from({"CITEBOT_READER": "off"}).reader is False
     with pytest.raises(SettingsError, match="CITEBOT_READER='yes' is not a reader setting"):
         settings_from({"CITEBOT_READER": "yes"})
+
+
+def test_the_add_settings() -> None:
+    s = settings_from(
+        {
+            "CITEBOT_ANYONE_MAY_ADD": "on",
+            "CITEBOT_FETCH_TIMEOUT": "5",
+            "CITEBOT_FETCH_MAX_REDIRECTS": "0",
+            "CITEBOT_FETCH_ALLOW": "127.0.0.1, 10.0.0.0/8,::1",
+        }
+    )
+    assert (s.anyone_may_add, s.fetch_timeout, s.fetch_max_redirects) == (True, 5.0, 0)
+    assert [str(n) for n in s.fetch_allow] == ["127.0.0.1/32", "10.0.0.0/8", "::1/128"]
+    assert settings_from({}).fetch_allow == ()
+    with pytest.raises(SettingsError, match="CITEBOT_FETCH_ALLOW: 'intranet' is not an IP"):
+        settings_from({"CITEBOT_FETCH_ALLOW": "intranet"})
+    with pytest.raises(SettingsError, match="CITEBOT_ANYONE_MAY_ADD='yes' is not an /add"):
+        settings_from({"CITEBOT_ANYONE_MAY_ADD": "yes"})
