@@ -3,8 +3,10 @@ set, who may, and the replies saying what was added or removed, or why nothing w
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterable
+from pathlib import Path
 
 import discord
 
@@ -12,10 +14,13 @@ from bot.embeds import STATUS_COLOUR, add_field
 from bot.formatting import Reply
 from bot.permissions import RoleLike, may_reindex
 from bot.settings import Settings
+from bot.terminal import shown
 from bot.text import content, safe, safe_url
-from retrieval import CitebotError, ReindexInProgress
-from retrieval.adding import AddReport, RemoveReport
-from retrieval.ingest.fetch import FetchLimits
+from retrieval import ArticleError, CitebotError, Engine, ReindexInProgress
+from retrieval.adding import AddReport, RemoveReport, add_incoming, already_there
+from retrieval.errors import AlreadyAdded
+from retrieval.ingest.fetch import FetchLimits, fetch
+from retrieval.ingest.incoming import from_page, from_upload
 
 log = logging.getLogger("citebot.bot")
 
@@ -95,3 +100,52 @@ def failed(what: str, exc: BaseException) -> str:
         return content(f"Nothing was {what}: {str(exc).rstrip('. ')}.")
     log.error("Unexpected error while an article was %s", what, exc_info=exc)
     return f"Nothing was {what}: an unexpected error, which is logged. The index is unchanged."
+
+
+# --- the command line ----------------------------------------------------------------------
+
+
+def add_from_command_line(settings: Settings, engine: Engine, target: str) -> AddReport:
+    """`citebot add URL|FILE`: fetch the link, or read the file, then add it to `engine`."""
+    if target.strip().lower().startswith(("http://", "https://")):
+        if known := already_there(engine, url=target.strip()):
+            raise AlreadyAdded(known)
+        incoming = from_page(asyncio.run(fetch(target, fetch_limits(settings))))
+    else:
+        path = Path(target).expanduser()
+        if not path.is_file():
+            raise CitebotError(
+                f"{target} is neither a link (http:// or https://) nor a file; give one of them."
+            )
+        size = path.stat().st_size
+        if size > settings.max_file_bytes:
+            raise ArticleError(
+                f"{target} is {size:,} bytes, over the limit of {settings.max_file_bytes:,} "
+                "bytes (CITEBOT_MAX_FILE_BYTES)."
+            )
+        incoming = from_upload(path.name, path.read_bytes())
+    return add_incoming(engine, incoming, max_shrink=settings.max_shrink)
+
+
+def format_added(report: AddReport) -> str:
+    lines = []
+    for article in report.added:
+        date = f" ({article.published})" if article.published else ""
+        unit = "passage" if article.passages == 1 else "passages"
+        lines.append(f"Added {shown(article.title)}{date}: {article.passages} {unit}")
+        lines.append(
+            f"    id {shown(article.id)}" + (f", {shown(article.url)}" if article.url else "")
+        )
+    if report.already:
+        lines.append(f"  {len(report.already)} of its articles were already there.")
+    lines += [f"  skipped {shown(s.path)}: {shown(s.reason)}" for s in report.skipped]
+    lines.append(f"The index now holds {report.report.stats.articles} articles.")
+    return "\n".join(lines)
+
+
+def format_removed(report: RemoveReport) -> str:
+    return (
+        f"Removed {shown(report.article.title)} ({shown(report.article.id)}); deleted "
+        f"{', '.join(shown(f) for f in report.files)}. The index now holds "
+        f"{report.report.stats.articles} articles."
+    )

@@ -1,4 +1,4 @@
-"""The `citebot` command line: index, ask, sources, verify, eval, run, chat, demo.
+"""The `citebot` command line: index, ask, add, remove, sources, verify, eval, run, chat, demo.
 
 Domain errors become one-line messages here, in one place; nothing below prints.
 """
@@ -80,6 +80,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--k", type=int, default=3, help="further sources to list (default 3)")
     p.add_argument("--mode", choices=MODES, default="hybrid")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+
+    p = sub.add_parser("add", help="add an article from a link or a file, and index it")
+    p.add_argument("target", metavar="URL|FILE")
+    p = sub.add_parser("remove", help="remove an article (by id or link) and reindex")
+    p.add_argument("article", metavar="ID|URL")
 
     p = sub.add_parser("sources", help="list the indexed articles")
     p.add_argument("--json", action="store_true")
@@ -169,6 +174,22 @@ def _cmd_sources(settings: Settings, as_json: bool) -> int:
     return 0
 
 
+def _cmd_add_or_remove(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.additions import add_from_command_line, format_added, format_removed
+    from retrieval.adding import remove_article
+
+    engine = build_engine(settings)
+    try:
+        engine.load()  # none yet is fine: adding builds the first index
+        if args.command == "add":
+            print(format_added(add_from_command_line(settings, engine, args.target)))
+        else:
+            print(format_removed(remove_article(engine, args.article)))
+    finally:
+        engine.close()
+    return 0
+
+
 def _cmd_verify(settings: Settings) -> int:
     # Reads only the index folder: no model is loaded to check bytes.
     verification = verify_served(settings.index_dir)
@@ -212,6 +233,8 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
         return _cmd_sources(settings, args.json)
     if args.command == "verify":
         return _cmd_verify(settings)
+    if args.command in ("add", "remove"):
+        return _cmd_add_or_remove(settings, args)
     if args.command == "eval":
         from bot.evaluate import run_eval_command
 
