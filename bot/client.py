@@ -20,6 +20,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.answering import Cooldowns
+from bot.collections import Collections
 from bot.replies import error_reply
 from bot.settings import Settings
 from retrieval import Engine
@@ -100,7 +101,9 @@ class CitebotBot(commands.Bot):
         self.progress_interval = progress_interval
         self.cooldowns = Cooldowns(settings.cooldown_rate, settings.cooldown_per)
         self.answering = asyncio.Semaphore(settings.max_concurrent)
-        self.reindexing = asyncio.Lock()
+        self.reindexing = asyncio.Lock()  # the single collection's; each collection has its own
+        self._collections: Collections | None = None
+        self._sweeper: asyncio.Task[None] | None = None
 
     @property
     def engine(self) -> Engine:
@@ -108,11 +111,24 @@ class CitebotBot(commands.Bot):
             raise RuntimeError("the engine is built in setup_hook; the bot has not started yet")
         return self._engine
 
+    @property
+    def collections(self) -> Collections:
+        """Which collection answers where (bot/collections.py)."""
+        if self._collections is None:
+            raise RuntimeError("collections are set up in setup_hook; the bot has not started")
+        return self._collections
+
     async def setup_hook(self) -> None:
         if self._engine is None and self._engine_factory is not None:
             self._engine = await asyncio.to_thread(self._engine_factory)
         engine = self.engine
-        if not engine.ready and not await asyncio.to_thread(engine.load):
+        self._collections = Collections(self.settings, engine, lock=self.reindexing)
+        if not self._collections.single:
+            # The engine lends its encoder to every server's collection; it serves none itself.
+            self._sweeper = asyncio.create_task(
+                self._collections.sweep(), name="citebot: close idle collections"
+            )
+        elif not engine.ready and not await asyncio.to_thread(engine.load):
             # Start anyway: questions get "the index is unavailable", and /reindex can fix it.
             log.warning("The index is unavailable: %s", engine.unavailable_reason)
         for extension in EXTENSIONS:
@@ -130,6 +146,11 @@ class CitebotBot(commands.Bot):
 
     async def close(self) -> None:
         await super().close()
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
+        if self._collections is not None:
+            await self._collections.close()
         if self._engine_factory is not None and self._engine is not None:
             engine, self._engine = self._engine, None
             await asyncio.to_thread(engine.close)

@@ -21,6 +21,10 @@ REINDEX_DENIED = (
     "Ask a server admin."
 )
 REINDEX_GUILD_ONLY = "/reindex works in a server channel, not in direct messages."
+NO_COLLECTION = (
+    "I answer in servers only: no collection of articles is set up for direct messages. Ask "
+    "me in a server channel."
+)
 
 
 def unavailable(reason: str | None) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import math
 import os
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -78,6 +79,13 @@ class Settings:
     fetch_max_redirects: int = 5
     # Networks a link may lead to though they are not public (loopback for tests, an intranet).
     fetch_allow: tuple[Network, ...] = ()
+    # Collections (bot/collections.py): None, one for everything (articles_dir, index_dir);
+    # a folder, one per server under it, channels mapped to named ones, DMs to dm_collection.
+    collections_dir: Path | None = None
+    channel_collections: Mapping[int, str] = field(default_factory=dict)
+    dm_collection: str | None = None
+    max_open_collections: int = 8
+    collection_idle: float = 900.0
 
     def with_overrides(self, **values: Any) -> Settings:
         """A copy with command-line flags applied (None means "not given")."""
@@ -203,6 +211,33 @@ def _networks(env: Mapping[str, str], key: str) -> tuple[Network, ...]:
         ) from None
 
 
+_COLLECTION = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+
+
+def _collection(key: str, name: str) -> str:
+    if not _COLLECTION.fullmatch(name):
+        raise SettingsError(
+            f"{key}: {name!r} is not a collection name; use lower-case letters, digits, - and _ "
+            "(up to 64), e.g. world-news."
+        )
+    return name
+
+
+def _channel_collections(env: Mapping[str, str], key: str) -> dict[int, str]:
+    """`CHANNEL_ID:NAME` pairs separated by commas."""
+    raw = env.get(key, "").strip()
+    mapping: dict[int, str] = {}
+    for part in filter(None, (p.strip() for p in raw.split(","))):
+        channel, _, name = (x.strip() for x in part.partition(":"))
+        if not name or not channel.isdigit() or not 15 <= len(channel) <= 21:
+            raise SettingsError(
+                f"{key} holds {part!r}; list CHANNEL_ID:COLLECTION pairs separated by commas, "
+                "e.g. 123456789012345678:world-news."
+            )
+        mapping[int(channel)] = _collection(key, name)
+    return mapping
+
+
 def _choice(
     env: Mapping[str, str], key: str, choices: tuple[_C, ...], default: _C, what: str
 ) -> _C:
@@ -273,7 +308,31 @@ def _settings_from(env: Mapping[str, str]) -> Settings:
         )
         or 0,
         fetch_allow=_networks(env, "CITEBOT_FETCH_ALLOW"),
+        **_collections(env, defaults),
     )
+
+
+def _collections(env: Mapping[str, str], defaults: Settings) -> dict[str, Any]:
+    raw_dir = env.get("CITEBOT_COLLECTIONS_DIR", "").strip()
+    channels = _channel_collections(env, "CITEBOT_CHANNEL_COLLECTIONS")
+    dm = env.get("CITEBOT_DM_COLLECTION", "").strip()
+    if not raw_dir and (channels or dm):
+        raise SettingsError(
+            "CITEBOT_CHANNEL_COLLECTIONS and CITEBOT_DM_COLLECTION need CITEBOT_COLLECTIONS_DIR, "
+            "the folder the collections live in; set it, or empty them for one collection."
+        )
+    return {
+        "collections_dir": Path(raw_dir).expanduser() if raw_dir else None,
+        "channel_collections": channels,
+        "dm_collection": _collection("CITEBOT_DM_COLLECTION", dm) if dm else None,
+        "max_open_collections": _int(
+            env, "CITEBOT_MAX_OPEN_COLLECTIONS", defaults.max_open_collections, minimum=1
+        )
+        or defaults.max_open_collections,
+        "collection_idle": _float(
+            env, "CITEBOT_COLLECTION_IDLE", defaults.collection_idle, 1.0, 7 * 86400.0
+        ),
+    }
 
 
 def load_settings(env_file: Path = Path(".env"), *, required: bool = False) -> Settings:

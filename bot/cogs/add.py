@@ -22,6 +22,7 @@ from bot.additions import (
     removed_reply,
 )
 from bot.client import NO_PINGS, CitebotBot
+from bot.collections import Collection, place_of
 from bot.formatting import Reply
 from bot.permissions import interaction_may_reindex
 from retrieval import ArticleError, ReindexInProgress
@@ -60,34 +61,43 @@ class Add(commands.Cog):
             refusal = ADD_DENIED
         elif (url is None) == (file is None):
             refusal = ADD_WHAT
-        elif self.bot.reindexing.locked():
-            refusal = BUSY
         if refusal is not None:
             await self._refuse(interaction, refusal)
             return
-        await interaction.response.defer(thinking=True)
-        try:
-            incoming = await self._incoming(url, file)
-            if self.bot.reindexing.locked():
-                raise ReindexInProgress(BUSY)  # nothing was written
-            async with self.bot.reindexing:
-                report = await asyncio.to_thread(
-                    add_incoming,
-                    self.bot.engine,
-                    incoming,
-                    max_shrink=self.bot.settings.max_shrink,
-                )
-        except Exception as exc:
-            reply = Reply(content=failed("added", exc))
-        else:
-            reply = added_reply(report)
+        async with self.bot.collections.use(place_of(interaction)) as collection:
+            assert collection is not None  # every server channel has a collection
+            if collection.lock.locked():
+                await self._refuse(interaction, BUSY)
+                return
+            await interaction.response.defer(thinking=True)
+            reply = await self._add(collection, url, file)
         await interaction.edit_original_response(
             content=reply.content, embed=reply.embed, allowed_mentions=NO_PINGS
         )
 
-    async def _incoming(self, url: str | None, file: discord.Attachment | None) -> Incoming:
+    async def _add(
+        self, collection: Collection, url: str | None, file: discord.Attachment | None
+    ) -> Reply:
+        try:
+            incoming = await self._incoming(collection, url, file)
+            if collection.lock.locked():
+                raise ReindexInProgress(BUSY)  # nothing was written
+            async with collection.lock:
+                report = await asyncio.to_thread(
+                    add_incoming,
+                    collection.engine,
+                    incoming,
+                    max_shrink=self.bot.settings.max_shrink,
+                )
+        except Exception as exc:
+            return Reply(content=failed("added", exc))
+        return added_reply(report)
+
+    async def _incoming(
+        self, collection: Collection, url: str | None, file: discord.Attachment | None
+    ) -> Incoming:
         settings = self.bot.settings
-        engine = self.bot.engine
+        engine = collection.engine
         if url is not None:
             known = await asyncio.to_thread(already_there, engine, url=url.strip())
             if known:
@@ -118,22 +128,25 @@ class Add(commands.Cog):
             refusal = ADD_GUILD_ONLY
         elif not interaction_may_reindex(interaction, self.bot.settings.admin_role):
             refusal = REMOVE_DENIED
-        elif self.bot.reindexing.locked():
-            refusal = BUSY
         if refusal is not None:
             await self._refuse(interaction, refusal)
             return
-        async with self.bot.reindexing:
-            await interaction.response.defer(thinking=True)
-            try:
-                report = await asyncio.to_thread(remove_article, self.bot.engine, article)
-            except Exception as exc:
-                reply = Reply(content=failed("removed", exc))
-            else:
-                reply = removed_reply(report)
-            await interaction.edit_original_response(
-                content=reply.content, embed=reply.embed, allowed_mentions=NO_PINGS
-            )
+        async with self.bot.collections.use(place_of(interaction)) as collection:
+            assert collection is not None  # every server channel has a collection
+            if collection.lock.locked():
+                await self._refuse(interaction, BUSY)
+                return
+            async with collection.lock:
+                await interaction.response.defer(thinking=True)
+                try:
+                    report = await asyncio.to_thread(remove_article, collection.engine, article)
+                except Exception as exc:
+                    reply = Reply(content=failed("removed", exc))
+                else:
+                    reply = removed_reply(report)
+                await interaction.edit_original_response(
+                    content=reply.content, embed=reply.embed, allowed_mentions=NO_PINGS
+                )
 
 
 async def setup(bot: CitebotBot) -> None:

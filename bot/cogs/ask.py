@@ -8,7 +8,9 @@ from discord.ext import commands
 
 from bot.answering import answer, no_words_hint
 from bot.client import NO_PINGS, CitebotBot
-from bot.replies import cooling_down
+from bot.collections import place_of
+from bot.formatting import Reply
+from bot.replies import NO_COLLECTION, cooling_down
 
 
 class Ask(commands.Cog):
@@ -34,7 +36,11 @@ class Ask(commands.Cog):
             )
             return
         await interaction.response.defer(thinking=True)
-        reply = await answer(self.bot.engine, question, self.bot.answering)
+        async with self.bot.collections.use(place_of(interaction)) as collection:
+            if collection is None:
+                reply = Reply(content=NO_COLLECTION)
+            else:
+                reply = await answer(collection.engine, question, self.bot.answering)
         await interaction.edit_original_response(
             content=reply.content, embed=reply.embed, allowed_mentions=NO_PINGS
         )

@@ -12,8 +12,9 @@ from discord.ext import commands
 
 from bot.answering import answer, no_words_hint, question_text
 from bot.client import NO_PINGS, CitebotBot
+from bot.collections import place_of
 from bot.formatting import Reply
-from bot.replies import cooling_down, error_reply
+from bot.replies import NO_COLLECTION, cooling_down, error_reply
 
 log = logging.getLogger("citebot.bot")
 
@@ -78,7 +79,11 @@ class Messages(commands.Cog):
             with contextlib.suppress(discord.HTTPException):
                 await message.channel.typing()  # shows "citebot is typing…" until the reply
             try:
-                reply = await answer(self.bot.engine, question, self.bot.answering)
+                async with self.bot.collections.use(place_of(message)) as collection:
+                    if collection is None:
+                        reply = Reply(content=NO_COLLECTION)
+                    else:
+                        reply = await answer(collection.engine, question, self.bot.answering)
             except Exception as exc:
                 reply = Reply(content=error_reply(exc))
         try:

@@ -7,6 +7,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.client import NO_PINGS, CitebotBot
+from bot.collections import Collection, place_of
 from bot.formatting import Reply, report_reply
 from bot.permissions import interaction_may_reindex
 from bot.reindexing import reindex_with_progress
@@ -39,16 +40,29 @@ class Reindex(commands.Cog):
             refusal = REINDEX_GUILD_ONLY
         elif not interaction_may_reindex(interaction, self.bot.settings.admin_role):
             refusal = REINDEX_DENIED
-        elif self.bot.reindexing.locked():
-            refusal = REINDEX_RUNNING
         if refusal is not None:
-            await interaction.response.send_message(
-                refusal, ephemeral=True, allowed_mentions=NO_PINGS
-            )
+            await self._refuse(interaction, refusal)
             return
+        async with self.bot.collections.use(place_of(interaction)) as collection:
+            assert collection is not None  # every server channel has a collection
+            if collection.lock.locked():
+                await self._refuse(interaction, REINDEX_RUNNING)
+                return
+            await self._reindex(interaction, collection, full, rewrite, allow_shrink)
 
-        # Nothing awaits between the check above and taking the lock: no second run slips in.
-        async with self.bot.reindexing:
+    async def _refuse(self, interaction: discord.Interaction[CitebotBot], text: str) -> None:
+        await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_PINGS)
+
+    async def _reindex(
+        self,
+        interaction: discord.Interaction[CitebotBot],
+        collection: Collection,
+        full: bool,
+        rewrite: bool,
+        allow_shrink: bool,
+    ) -> None:
+        # Nothing awaits between the caller's check and taking the lock: no second run slips in.
+        async with collection.lock:
             await interaction.response.defer(thinking=True)
 
             async def show(text: str) -> None:
@@ -56,7 +70,7 @@ class Reindex(commands.Cog):
 
             try:
                 report = await reindex_with_progress(
-                    self.bot.engine,
+                    collection.engine,
                     show,
                     interval=self.bot.progress_interval,
                     full=full,
@@ -64,7 +78,7 @@ class Reindex(commands.Cog):
                     max_shrink=None if allow_shrink else self.bot.settings.max_shrink,
                 )
             except Exception as exc:
-                reply = Reply(content=reindex_failed(exc, serving=self.bot.engine.ready))
+                reply = Reply(content=reindex_failed(exc, serving=collection.engine.ready))
             else:
                 reply = report_reply(report)
             await interaction.edit_original_response(

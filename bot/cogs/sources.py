@@ -9,8 +9,9 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.client import NO_PINGS, CitebotBot
+from bot.collections import place_of
 from bot.formatting import SOURCES_PER_PAGE, Reply, sources_reply
-from bot.replies import error_reply
+from bot.replies import NO_COLLECTION, error_reply
 
 
 class Sources(commands.Cog):
@@ -27,11 +28,16 @@ class Sources(commands.Cog):
         """List the articles citebot answers from."""
         await interaction.response.defer(thinking=True, ephemeral=True)
         try:
-            found = await asyncio.to_thread(self.bot.engine.sources)
+            async with self.bot.collections.use(place_of(interaction)) as collection:
+                found = (
+                    None
+                    if collection is None
+                    else await asyncio.to_thread(collection.engine.sources)
+                )
         except Exception as exc:
             reply = Reply(content=error_reply(exc))
         else:
-            reply = sources_reply(found, page)
+            reply = Reply(content=NO_COLLECTION) if found is None else sources_reply(found, page)
         await interaction.edit_original_response(
             content=reply.content, embed=reply.embed, allowed_mentions=NO_PINGS
         )

@@ -9,8 +9,9 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.client import NO_PINGS, CitebotBot
+from bot.collections import place_of
 from bot.formatting import Reply, status_reply
-from bot.replies import error_reply
+from bot.replies import NO_COLLECTION, error_reply
 from retrieval import IndexUnavailable
 
 
@@ -22,16 +23,19 @@ class Status(commands.Cog):
     async def status(self, interaction: discord.Interaction[CitebotBot]) -> None:
         """Show what is indexed: articles, passages, model, and when it was built."""
         await interaction.response.defer(thinking=True, ephemeral=True)
-        engine = self.bot.engine
-        reindexing = self.bot.reindexing.locked()
-        try:
-            stats = await asyncio.to_thread(engine.stats)
-        except IndexUnavailable as exc:
-            reply = status_reply(None, str(exc), reindexing=reindexing)
-        except Exception as exc:
-            reply = Reply(content=error_reply(exc))
-        else:
-            reply = status_reply(stats, None, reindexing=reindexing)
+        async with self.bot.collections.use(place_of(interaction)) as collection:
+            if collection is None:
+                reply = Reply(content=NO_COLLECTION)
+            else:
+                reindexing = collection.lock.locked()
+                try:
+                    stats = await asyncio.to_thread(collection.engine.stats)
+                except IndexUnavailable as exc:
+                    reply = status_reply(None, str(exc), reindexing=reindexing)
+                except Exception as exc:
+                    reply = Reply(content=error_reply(exc))
+                else:
+                    reply = status_reply(stats, None, reindexing=reindexing)
         await interaction.edit_original_response(
             content=reply.content, embed=reply.embed, allowed_mentions=NO_PINGS
         )
