@@ -20,7 +20,7 @@ from .records import BotMessage, InteractionAction, InteractionResult, RecordedR
 from .render import render_embed, render_message, render_result
 from .server import LocalDiscord
 from .uploads import UserFile
-from .world import Channel, Role, User
+from .world import Channel, Guild, Role, User
 
 __all__ = [
     "BotMessage",
@@ -30,6 +30,7 @@ __all__ = [
     "ConnectionRecord",
     "Exchange",
     "Fault",
+    "Guild",
     "InteractionAction",
     "InteractionFailed",
     "InteractionResult",

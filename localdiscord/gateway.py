@@ -208,9 +208,11 @@ class Gateway:
                 ),
             )
             all_members = bool(session.intents & INTENT_GUILD_MEMBERS)
-            await session.dispatch(
-                "GUILD_CREATE", payloads.guild_payload(self.world, all_members=all_members)
-            )
+            for guild_id in self.world.guilds:
+                await session.dispatch(
+                    "GUILD_CREATE",
+                    payloads.guild_payload(self.world, all_members=all_members, guild_id=guild_id),
+                )
         self.identifies += 1
         self.changes.changed()
 
@@ -244,12 +246,18 @@ class Gateway:
         def wanted_member(user_id: int, name: str) -> bool:
             return user_id in wanted if wanted else name.lower().startswith(query)
 
-        members = [m for m in self.world.members.values() if wanted_member(m.user.id, m.user.name)]
+        guild_id = int(data.get("guild_id") or self.world.guild_id)
+        members = [
+            member
+            for m in self.world.members.values()
+            if wanted_member(m.user.id, m.user.name)
+            and (member := self.world.member_in(m.user.id, guild_id)) is not None
+        ]
         limit = int(data.get("limit") or 0)
         if limit:
             members = members[:limit]
         chunk: JSON = {
-            "guild_id": str(self.world.guild_id),
+            "guild_id": str(guild_id),
             "members": [payloads.member_payload(m) for m in members],
             "chunk_index": 0,
             "chunk_count": 1,

@@ -92,7 +92,7 @@ def thread_payload(world: World, thread: Channel) -> JSON:
     data: JSON = {
         "id": str(thread.id),
         "type": 12 if thread.kind == "private_thread" else 11,
-        "guild_id": str(world.guild_id),
+        "guild_id": str(thread.guild_id),
         "parent_id": str(thread.parent_id),
         "owner_id": str(thread.owner_id),
         "name": thread.name,
@@ -137,7 +137,7 @@ def channel_payload(world: World, channel: Channel) -> JSON:
     return {
         "id": str(channel.id),
         "type": 0,
-        "guild_id": str(world.guild_id),
+        "guild_id": str(channel.guild_id),
         "name": channel.name,
         "position": channel.position,
         "permission_overwrites": [],
@@ -150,13 +150,20 @@ def channel_payload(world: World, channel: Channel) -> JSON:
     }
 
 
-def guild_payload(world: World, *, all_members: bool) -> JSON:
-    """GUILD_CREATE. Without the members intent Discord sends only the bot's own member;
-    ``member_count`` always counts everyone, so a members-intent bot finds the guild chunked."""
-    members = [m for m in world.members.values() if all_members or m.user.id == world.bot_user.id]
+def guild_payload(world: World, *, all_members: bool, guild_id: int | None = None) -> JSON:
+    """GUILD_CREATE (for the first guild by default). Without the members intent Discord sends
+    only the bot's own member; ``member_count`` always counts everyone, so a members-intent bot
+    finds the guild chunked."""
+    guild = world.guilds[guild_id or world.guild_id]
+    members = [
+        member
+        for m in world.members.values()
+        if (all_members or m.user.id == world.bot_user.id)
+        and (member := world.member_in(m.user.id, guild.id)) is not None
+    ]
     return {
-        "id": str(world.guild_id),
-        "name": world.guild_name,
+        "id": str(guild.id),
+        "name": guild.name,
         "icon": None,
         "splash": None,
         "discovery_splash": None,
@@ -168,7 +175,7 @@ def guild_payload(world: World, *, all_members: bool) -> JSON:
         "verification_level": 0,
         "default_message_notifications": 0,
         "explicit_content_filter": 0,
-        "roles": [role_payload(r) for r in world.roles.values()],
+        "roles": [role_payload(r) for r in world.guild_roles(guild.id)],
         "emojis": [],
         "stickers": [],
         "features": [],
@@ -190,8 +197,8 @@ def guild_payload(world: World, *, all_members: bool) -> JSON:
         "unavailable": False,
         "member_count": len(world.members),
         "members": [member_payload(m) for m in members],
-        "channels": [channel_payload(world, c) for c in world.guild_channels()],
-        "threads": [thread_payload(world, t) for t in world.threads()],
+        "channels": [channel_payload(world, c) for c in world.guild_channels(guild.id)],
+        "threads": [thread_payload(world, t) for t in world.threads(guild.id)],
         "presences": [],
         "voice_states": [],
         "stage_instances": [],
@@ -204,7 +211,7 @@ def ready_payload(world: World, *, session_id: str, resume_url: str) -> JSON:
     return {
         "v": 10,
         "user": client_user_payload(world.bot_user),
-        "guilds": [{"id": str(world.guild_id), "unavailable": True}],
+        "guilds": [{"id": str(g), "unavailable": True} for g in world.guilds],
         "session_id": session_id,
         "resume_gateway_url": resume_url,
         "shard": [0, 1],
@@ -306,8 +313,8 @@ def gateway_message(world: World, message: JSON, channel: Channel, author: User)
     """MESSAGE_CREATE/UPDATE carry ``guild_id`` and the author's partial ``member``."""
     data = dict(message)
     if not channel.is_dm:
-        data["guild_id"] = str(world.guild_id)
-        member = world.members.get(author.id)
+        data["guild_id"] = str(channel.guild_id)
+        member = world.member_in(author.id, channel.guild_id)
         if member is not None and message.get("webhook_id") is None:
             data["member"] = member_payload(member, with_user=False)
     return data
@@ -339,7 +346,7 @@ def interaction_payload(
         "entitlements": [],
         "entitlement_sku_ids": [],
         "attachment_size_limit": ATTACHMENT_SIZE_LIMIT,
-        "app_permissions": str(world.permissions_of(world.bot_user.id)),
+        "app_permissions": str(world.permissions_of(world.bot_user.id, channel.guild_id)),
     }
     if channel.is_dm:
         payload["user"] = user_payload(user)
@@ -348,10 +355,10 @@ def interaction_payload(
     else:
         member = world.members.get(user.id) or Member(user)
         member = Member(member.user, role_ids, member.nick, member.joined_at)
-        payload["guild_id"] = str(world.guild_id)
-        payload["guild"] = {"id": str(world.guild_id), "locale": "en-US", "features": []}
+        payload["guild_id"] = str(channel.guild_id)
+        payload["guild"] = {"id": str(channel.guild_id), "locale": "en-US", "features": []}
         payload["guild_locale"] = "en-US"
         payload["member"] = member_payload(member, permissions=permissions)
         payload["context"] = 0  # GUILD
-        payload["authorizing_integration_owners"] = {"0": str(world.guild_id)}
+        payload["authorizing_integration_owners"] = {"0": str(channel.guild_id)}
     return payload

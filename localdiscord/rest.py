@@ -158,7 +158,7 @@ def _guild_scope(request: web.Request) -> int | None:
     if "guild_id" not in request.match_info:
         return None
     guild_id = _int(request, "guild_id")
-    if guild_id != _server(request).world.guild_id:
+    if guild_id not in _server(request).world.guilds:
         raise ApiError(403, MISSING_ACCESS, "Missing Access")
     return guild_id
 
@@ -190,8 +190,7 @@ async def get_user(request: web.Request) -> web.Response:
 
 
 async def get_member(request: web.Request) -> web.Response:
-    _guild_scope(request)
-    member = _server(request).world.members.get(_int(request, "user_id"))
+    member = _server(request).world.member_in(_int(request, "user_id"), _guild_scope(request))
     if member is None:
         raise ApiError(404, 10007, "Unknown Member")
     return json_response(payloads.member_payload(member))

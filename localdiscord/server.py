@@ -34,7 +34,7 @@ from .interactions import InteractionBook, PendingInteraction
 from .messages import MessageStore, StoredMessage
 from .records import EPHEMERAL, BotMessage, Changes, RecordedRequest
 from .uploads import CDN, UploadStore, UserFile, attachment_payload
-from .world import Channel, Named, Role, User, World
+from .world import Channel, Guild, Named, Role, User, World
 
 T = TypeVar("T")
 BotT = TypeVar("BotT", bound=discord.Client)
@@ -166,6 +166,14 @@ class LocalDiscord:
     def bot_messages(self) -> list[BotMessage]:
         """Every create, edit and delete the bot made, in order, as snapshots."""
         return list(self.messages.bot_log)
+
+    def add_guild(self, name: str, *, channels: tuple[str, ...] = ("lobby",)) -> Guild:
+        """Another guild the bot is in (before the bot connects: it arrives in GUILD_CREATE),
+        owned by ``users.owner``, every user a plain member; its channels by name in
+        ``channels``."""
+        if self.gateway.intents is not None:
+            raise LocalDiscordError("add guilds before the bot connects")
+        return self.world.add_guild(name, channels=channels)
 
     # -- uploads ----------------------------------------------------------------------------------
 
@@ -316,10 +324,14 @@ class LocalDiscord:
     ) -> PendingInteraction:
         self._require_bot()
         path = command.removeprefix("/").split()
-        registered = self.commands.find(path[0], in_guild=not channel.is_dm)
-        member = self.world.members.get(user.id)
+        registered = self.commands.find(path[0], guild_id=channel.guild_id)
+        member = self.world.member_in(user.id, channel.guild_id)
         roles = list(member.role_ids if member else []) if role_ids is None else role_ids
-        perms = self.world.permissions_of(user.id) if permissions is None else permissions
+        perms = (
+            self.world.permissions_of(user.id, channel.guild_id)
+            if permissions is None
+            else permissions
+        )
         if check_visible:
             commands.check_visible(
                 self.world, registered, permissions=perms, in_dm=channel.is_dm, user_name=user.name

@@ -1,4 +1,5 @@
-"""The fake Discord's population: one guild, its roles, channels and members, plus DM channels.
+"""The fake Discord's population: guilds (one to begin with; ``add_guild`` adds more), their roles,
+channels and members, plus DM channels.
 
 Everything here is plain data. Payload shapes live in ``payloads.py``; the server mutates a
 ``World`` and the harness hands its ``User``/``Channel``/``Role`` records to tests.
@@ -86,6 +87,12 @@ class Channel:
         return f"<#{self.id}>"
 
 
+@dataclass(frozen=True)
+class Guild:
+    id: int
+    name: str
+
+
 @dataclass
 class Member:
     user: User
@@ -140,7 +147,10 @@ ADMINISTRATOR = discord.Permissions(administrator=True).value
 class World:
     """One guild with users ``alice``, ``bob`` (plain members), ``mod`` (Moderators role: Manage
     Server, Manage Messages) and ``owner`` (guild owner, so every permission), channels
-    ``general`` and ``news`` (threads are added with ``add_thread``), and the bot user."""
+    ``general`` and ``news`` (threads are added with ``add_thread``), and the bot user.
+
+    ``add_guild`` adds another guild, owned by ``owner`` too, with every user a member holding
+    only its @everyone role; ``guild_id`` stays the first guild's."""
 
     def __init__(self, *, guild_name: str = "Local Guild", bot_name: str = "citebot") -> None:
         self.new_id = SnowflakeFactory()
@@ -150,6 +160,8 @@ class World:
         self.users: dict[int, User] = {self.bot_user.id: self.bot_user}
         self.members: dict[int, Member] = {}
         self.roles: dict[int, Role] = {}
+        self.role_guild: dict[int, int] = {}  # role id -> its guild
+        self.guilds: dict[int, Guild] = {self.guild_id: Guild(self.guild_id, guild_name)}
         self.channels: dict[int, Channel] = {}
         self._names: dict[str, User] = {}
         self._channel_names: dict[str, Channel] = {}
@@ -188,19 +200,41 @@ class World:
         role_id: int | None = None,
         position: int | None = None,
         managed: bool = False,
+        guild_id: int | None = None,
     ) -> Role:
         pos = next(self._positions) if position is None else position
         role = Role(role_id or self.new_id(), name, permissions, pos, managed=managed)
         self.roles[role.id] = role
+        self.role_guild[role.id] = guild_id or self.guild_id
         self._role_names[name] = role
         return role
 
-    def add_channel(self, name: str) -> Channel:
+    def add_guild(self, name: str, *, channels: tuple[str, ...] = ()) -> Guild:
+        """Another guild the bot is in, with text channels named ``channels`` (names are unique
+        across guilds, so tests can say ``channels.lobby``)."""
+        guild = Guild(self.new_id(), name)
+        self.guilds[guild.id] = guild
+        everyone = Role(guild.id, "@everyone", EVERYONE_PERMISSIONS, 0)
+        self.roles[guild.id] = everyone
+        self.role_guild[guild.id] = guild.id
+        bot_role = Role(
+            self.new_id(), self.bot_user.name, EVERYONE_PERMISSIONS, 1, True, self.bot_user.id
+        )
+        self.roles[bot_role.id] = bot_role
+        self.role_guild[bot_role.id] = guild.id
+        self.members[self.bot_user.id].role_ids.append(bot_role.id)
+        for channel in channels:
+            self.add_channel(channel, guild_id=guild.id)
+        return guild
+
+    def add_channel(self, name: str, *, guild_id: int | None = None) -> Channel:
         if name in self._channel_names:
             raise ValueError(f"a channel named {name!r} already exists; pick another name")
-        channel = Channel(
-            self.new_id(), name, "text", self.guild_id, position=len(self._channel_names)
-        )
+        guild = guild_id or self.guild_id
+        if guild not in self.guilds:
+            raise ValueError(f"no guild has id {guild}")
+        position = sum(1 for c in self.channels.values() if c.guild_id == guild)
+        channel = Channel(self.new_id(), name, "text", guild, position=position)
         self.channels[channel.id] = channel
         self._channel_names[name] = channel
         return channel
@@ -218,7 +252,7 @@ class World:
             self.new_id(),
             name,
             "private_thread" if private else "public_thread",
-            self.guild_id,
+            parent.guild_id,
             parent_id=parent.id,
             owner_id=(owner or self._names["alice"]).id,
         )
@@ -249,21 +283,42 @@ class World:
     def named_roles(self) -> Named[Role]:
         return Named(self._role_names)
 
-    def guild_channels(self) -> list[Channel]:
-        """The guild's channels, threads aside (GUILD_CREATE lists those apart)."""
-        return [c for c in self.channels.values() if not c.is_dm and not c.is_thread]
+    def guild_channels(self, guild_id: int | None = None) -> list[Channel]:
+        """A guild's channels (the first guild's by default), threads aside (GUILD_CREATE lists
+        those apart)."""
+        guild = guild_id or self.guild_id
+        return [
+            c
+            for c in self.channels.values()
+            if c.guild_id == guild and not c.is_dm and not c.is_thread
+        ]
 
-    def threads(self) -> list[Channel]:
-        return [c for c in self.channels.values() if c.is_thread]
+    def threads(self, guild_id: int | None = None) -> list[Channel]:
+        guild = guild_id or self.guild_id
+        return [c for c in self.channels.values() if c.is_thread and c.guild_id == guild]
 
-    def permissions_of(self, user_id: int) -> int:
+    def guild_roles(self, guild_id: int | None = None) -> list[Role]:
+        guild = guild_id or self.guild_id
+        return [r for r in self.roles.values() if self.role_guild.get(r.id) == guild]
+
+    def member_in(self, user_id: int, guild_id: int | None = None) -> Member | None:
+        """The user as a member of a guild: their roles in that guild only."""
+        member = self.members.get(user_id)
+        if member is None:
+            return None
+        guild = guild_id or self.guild_id
+        roles = [r for r in member.role_ids if self.role_guild.get(r) == guild]
+        return Member(member.user, roles, member.nick, member.joined_at)
+
+    def permissions_of(self, user_id: int, guild_id: int | None = None) -> int:
         """Guild-level permissions, resolved as Discord does (owner and Administrator: all)."""
         if user_id == self.owner.id:
             return ALL_PERMISSIONS
-        member = self.members.get(user_id)
+        guild = guild_id or self.guild_id
+        member = self.member_in(user_id, guild)
         if member is None:
             return 0
-        value = self.roles[self.guild_id].permissions
+        value = self.roles[guild].permissions
         for role_id in member.role_ids:
             role = self.roles.get(role_id)
             if role is not None:

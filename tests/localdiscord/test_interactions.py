@@ -99,3 +99,38 @@ async def test_an_attached_file_reaches_the_bot_and_downloads(fake: LocalDiscord
     assert result.original is not None
     assert result.original.content == "story.txt 12 text/plain 'Trams return' hi"
     assert fake.uploads.downloads == {file.id: 1}
+
+
+async def test_a_second_guild_with_its_own_channels_roles_and_permissions(
+    fake: LocalDiscord,
+) -> None:
+    second = fake.add_guild("Second Guild", channels=("lobby",))
+    async with fake.running(make(fake)) as session:
+        bot = session.bot
+        guilds = {g.id: g for g in bot.guilds}
+        lobby = session.channels.lobby
+        mod_there = await (
+            await session.invoke(
+                "reindex", user=session.users.mod, channel=lobby, check_visible=False
+            )
+        ).wait_done(timeout=5)
+        owner_there = await (
+            await session.invoke("reindex", user=session.users.owner, channel=lobby)
+        ).wait_done(timeout=5)
+        echoed = await (await session.invoke("echo", {"text": "hi"}, channel=lobby)).wait_done(
+            timeout=5
+        )
+        exchange = await session.send_message("hello there", channel=lobby, mention_bot=True)
+        [reply] = await exchange.wait_messages()
+    assert set(guilds) == {fake.world.guild_id, second.id}
+    assert [c.name for c in guilds[second.id].text_channels] == ["lobby"]
+    assert [c.name for c in guilds[fake.world.guild_id].text_channels] == ["general", "news"]
+    assert guilds[second.id].me is not None
+    # The Moderators role is the first guild's: in the second, mod is a plain member.
+    assert mod_there.original is not None
+    assert mod_there.original.content == "manage_guild=False in guild"
+    assert owner_there.original is not None
+    assert owner_there.original.content == "manage_guild=True in guild"
+    assert echoed.original is not None and echoed.original.guild_id == second.id
+    assert reply.guild_id == second.id and reply.channel_id == lobby.id
+    assert bot.seen[-1].endswith("hello there")
