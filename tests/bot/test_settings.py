@@ -182,3 +182,25 @@ def test_the_add_settings() -> None:
         settings_from({"CITEBOT_FETCH_ALLOW": "intranet"})
     with pytest.raises(SettingsError, match="CITEBOT_ANYONE_MAY_ADD='yes' is not an /add"):
         settings_from({"CITEBOT_ANYONE_MAY_ADD": "yes"})
+
+
+def test_the_collection_settings() -> None:
+    s = settings_from(
+        {
+            "CITEBOT_COLLECTIONS_DIR": "collections",
+            "CITEBOT_CHANNEL_COLLECTIONS": f"{CHANNEL}:world-news",
+            "CITEBOT_DM_COLLECTION": "world-news",
+            "CITEBOT_MAX_OPEN_COLLECTIONS": "2",
+            "CITEBOT_COLLECTION_IDLE": "60",
+        }
+    )
+    assert s.collections_dir == Path("collections")
+    assert s.channel_collections == {int(CHANNEL): "world-news"}
+    assert (s.dm_collection, s.max_open_collections, s.collection_idle) == ("world-news", 2, 60.0)
+    assert settings_from({}).collections_dir is None
+    with pytest.raises(SettingsError, match="need CITEBOT_COLLECTIONS_DIR"):
+        settings_from({"CITEBOT_DM_COLLECTION": "world"})
+    with pytest.raises(SettingsError, match=r"'\.\./etc' is not a collection name"):
+        settings_from({"CITEBOT_COLLECTIONS_DIR": "c", "CITEBOT_DM_COLLECTION": "../etc"})
+    with pytest.raises(SettingsError, match="CHANNEL_ID:COLLECTION pairs"):
+        settings_from({"CITEBOT_COLLECTIONS_DIR": "c", "CITEBOT_CHANNEL_COLLECTIONS": "news"})
