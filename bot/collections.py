@@ -114,10 +114,20 @@ class Collections:
     def open_names(self) -> list[str]:
         return sorted(self._open)
 
+    def name_of(self, place: Place) -> str | None:
+        return collection_name(self.settings, place)
+
+    def busy(self, place: Place) -> bool:
+        """Whether the collection of `place` is open and reindexing (or adding, removing): told
+        without opening it, so a command can refuse before its 3-second deadline."""
+        name = self.name_of(place)
+        found = self._open.get(name) if name is not None else None
+        return found is not None and found.lock.locked()
+
     @contextlib.asynccontextmanager
     async def use(self, place: Place) -> AsyncIterator[Collection | None]:
         """The collection of `place`, held open while the block runs; None where none answers."""
-        name = collection_name(self.settings, place)
+        name = self.name_of(place)
         if name is None:
             yield None
             return

@@ -61,15 +61,15 @@ class Add(commands.Cog):
             refusal = ADD_DENIED
         elif (url is None) == (file is None):
             refusal = ADD_WHAT
+        elif self.bot.collections.busy(place_of(interaction)):
+            refusal = BUSY
         if refusal is not None:
             await self._refuse(interaction, refusal)
             return
+        # Deferred before the collection opens (a large index may take a while) and the fetch.
+        await interaction.response.defer(thinking=True)
         async with self.bot.collections.use(place_of(interaction)) as collection:
             assert collection is not None  # every server channel has a collection
-            if collection.lock.locked():
-                await self._refuse(interaction, BUSY)
-                return
-            await interaction.response.defer(thinking=True)
             reply = await self._add(collection, url, file)
         await interaction.edit_original_response(
             content=reply.content, embed=reply.embed, allowed_mentions=NO_PINGS
@@ -128,25 +128,26 @@ class Add(commands.Cog):
             refusal = ADD_GUILD_ONLY
         elif not interaction_may_reindex(interaction, self.bot.settings.admin_role):
             refusal = REMOVE_DENIED
+        elif self.bot.collections.busy(place_of(interaction)):
+            refusal = BUSY
         if refusal is not None:
             await self._refuse(interaction, refusal)
             return
+        await interaction.response.defer(thinking=True)
         async with self.bot.collections.use(place_of(interaction)) as collection:
             assert collection is not None  # every server channel has a collection
-            if collection.lock.locked():
-                await self._refuse(interaction, BUSY)
-                return
-            async with collection.lock:
-                await interaction.response.defer(thinking=True)
-                try:
+            try:
+                if collection.lock.locked():  # taken while this one opened the collection
+                    raise ReindexInProgress(BUSY)
+                async with collection.lock:
                     report = await asyncio.to_thread(remove_article, collection.engine, article)
-                except Exception as exc:
-                    reply = Reply(content=failed("removed", exc))
-                else:
-                    reply = removed_reply(report)
-                await interaction.edit_original_response(
-                    content=reply.content, embed=reply.embed, allowed_mentions=NO_PINGS
-                )
+            except Exception as exc:
+                reply = Reply(content=failed("removed", exc))
+            else:
+                reply = removed_reply(report)
+        await interaction.edit_original_response(
+            content=reply.content, embed=reply.embed, allowed_mentions=NO_PINGS
+        )
 
 
 async def setup(bot: CitebotBot) -> None:

@@ -29,6 +29,11 @@ class Ask(commands.Cog):
         if hint is not None:  # answered at once, only to the asker, and costs no cooldown slot
             await interaction.response.send_message(hint, ephemeral=True, allowed_mentions=NO_PINGS)
             return
+        if self.bot.collections.name_of(place_of(interaction)) is None:  # a DM, at no cost
+            await interaction.response.send_message(
+                NO_COLLECTION, ephemeral=True, allowed_mentions=NO_PINGS
+            )
+            return
         wait = self.bot.cooldowns.hit(interaction.user.id)
         if wait:
             await interaction.response.send_message(

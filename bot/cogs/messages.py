@@ -73,6 +73,8 @@ class Messages(commands.Cog):
         hint = no_words_hint(question)  # checked first: it costs the user no cooldown slot
         if hint is not None:
             reply = Reply(content=hint)
+        elif self.bot.collections.name_of(place_of(message)) is None:
+            reply = Reply(content=NO_COLLECTION)  # a DM without a collection, at no cost
         elif wait := self.bot.cooldowns.hit(message.author.id):
             reply = Reply(content=cooling_down(wait))
         else:

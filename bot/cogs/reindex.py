@@ -40,18 +40,23 @@ class Reindex(commands.Cog):
             refusal = REINDEX_GUILD_ONLY
         elif not interaction_may_reindex(interaction, self.bot.settings.admin_role):
             refusal = REINDEX_DENIED
+        elif self.bot.collections.busy(place_of(interaction)):
+            refusal = REINDEX_RUNNING
         if refusal is not None:
-            await self._refuse(interaction, refusal)
+            await interaction.response.send_message(
+                refusal, ephemeral=True, allowed_mentions=NO_PINGS
+            )
             return
+        # Deferred before the collection opens: opening a large index may take a while.
+        await interaction.response.defer(thinking=True)
         async with self.bot.collections.use(place_of(interaction)) as collection:
             assert collection is not None  # every server channel has a collection
-            if collection.lock.locked():
-                await self._refuse(interaction, REINDEX_RUNNING)
+            if collection.lock.locked():  # taken while this one opened the collection
+                await interaction.edit_original_response(
+                    content=REINDEX_RUNNING, allowed_mentions=NO_PINGS
+                )
                 return
             await self._reindex(interaction, collection, full, rewrite, allow_shrink)
-
-    async def _refuse(self, interaction: discord.Interaction[CitebotBot], text: str) -> None:
-        await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_PINGS)
 
     async def _reindex(
         self,
@@ -63,7 +68,6 @@ class Reindex(commands.Cog):
     ) -> None:
         # Nothing awaits between the caller's check and taking the lock: no second run slips in.
         async with collection.lock:
-            await interaction.response.defer(thinking=True)
 
             async def show(text: str) -> None:
                 await interaction.edit_original_response(content=text, allowed_mentions=NO_PINGS)

@@ -141,8 +141,9 @@ async def test_channels_map_to_named_collections_and_dms(
     write_corpus(collection_folders(root, "world")[0], HARBOUR)
     write_corpus(collection_folders(root, f"server-{fake.world.guild_id}")[0])
     news = fake.channels.news
+    # Three questions from alice in all: declined DMs cost no cooldown slot.
     async with run_bot(
-        collections_dir=root, channel_collections={news.id: "world"}, cooldown_rate=100
+        collections_dir=root, channel_collections={news.id: "world"}, cooldown_rate=3
     ) as session:
         await reindex(session, news)
         await reindex(session, session.channels.general)
@@ -154,6 +155,10 @@ async def test_channels_map_to_named_collections_and_dms(
         declined = await (await session.invoke("ask", {"question": CHIPS}, channel=dm)).wait_done()
         in_dm = await session.send_message(CHIPS, channel=dm)
         [dm_reply] = await in_dm.wait_messages()
+        third = await (
+            await session.invoke("ask", {"question": HARBOUR_Q}, channel=news)
+        ).wait_done()
+    assert third.original is not None and third.original.embeds
     assert in_news.original is not None and in_general.original is not None
     assert "140 cables" in (embed_of(in_news.original).description or "")
     assert embed_of(in_general.original).title == "Not in the articles"
