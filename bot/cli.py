@@ -45,6 +45,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--env-file", type=Path, help="settings file (default: .env, if any)")
     parser.add_argument("--articles", type=Path, help="articles folder (CITEBOT_ARTICLES_DIR)")
     parser.add_argument("--index", type=Path, help="index folder (CITEBOT_INDEX_DIR)")
+    parser.add_argument(
+        "--collection",
+        help="act on this collection under CITEBOT_COLLECTIONS_DIR (a server's is "
+        "server-ID) instead of --articles and --index",
+    )
     parser.add_argument("--model", help="embedding model (CITEBOT_MODEL)")
     parser.add_argument(
         "--threshold", type=_threshold, help="abstention threshold, 0 to 1 (CITEBOT_THRESHOLD)"
@@ -197,6 +202,17 @@ def _cmd_verify(settings: Settings) -> int:
     return 0 if verification.ok else 1
 
 
+def _in_collection(settings: Settings, name: str) -> Settings:
+    from bot.collections import NAME, collection_folders
+
+    if settings.collections_dir is None:
+        raise CitebotError("--collection needs CITEBOT_COLLECTIONS_DIR, where collections live.")
+    if not NAME.fullmatch(name):
+        raise CitebotError(f"{name!r} is not a collection name, such as server-1234 or world.")
+    articles, index = collection_folders(settings.collections_dir, name)
+    return settings.with_overrides(articles_dir=articles, index_dir=index)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -208,6 +224,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             model=args.model,
             threshold=args.threshold,
         )
+        if args.collection is not None:
+            settings = _in_collection(settings, args.collection)
         code = _run(settings, args)
         sys.stdout.flush()  # here, not at exit, so that a closed pipe is met below
         return code

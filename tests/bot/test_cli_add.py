@@ -42,3 +42,21 @@ async def test_add_a_link_and_a_file_then_remove_them(tmp_path: Path) -> None:
     assert removed.returncode == 0, removed.stderr
     assert removed.stdout.startswith("Removed Harbour bridge reopens after repairs (added/")
     assert "Harbour bridge" not in sources.stdout and "Library extends" in sources.stdout
+
+
+def test_the_collection_flag_acts_on_one_collection(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("CITEBOT_MODEL=fake\nCITEBOT_COLLECTIONS_DIR=collections\n")
+    (tmp_path / "story.txt").write_text(
+        "Night trains return\nThe night train between Vienna and Rome runs again.\n"
+    )
+    added = citebot("--collection", "server-123456789012345678", "add", "story.txt", cwd=tmp_path)
+    listed = citebot("--collection", "server-123456789012345678", "sources", cwd=tmp_path)
+    other = citebot("--collection", "world", "sources", cwd=tmp_path)
+    bad = citebot("--collection", "../up", "sources", cwd=tmp_path)
+    assert added.returncode == 0, added.stderr
+    folder = tmp_path / "collections" / "server-123456789012345678"
+    assert len(list((folder / "articles" / "added").iterdir())) == 1
+    assert (folder / "index").is_dir()
+    assert "Night trains return" in listed.stdout
+    assert other.returncode == 1 and "No index" in other.stderr
+    assert bad.returncode == 1 and "is not a collection name" in bad.stderr
