@@ -215,7 +215,11 @@ class Collections:
         interval = max(self.settings.collection_idle / 2, 0.01)
         while True:
             await asyncio.sleep(interval)
-            closed = await self.close_idle()
+            try:
+                closed = await self.close_idle()
+            except Exception:  # keep sweeping: one engine failing to close is no reason to stop
+                log.exception("Could not close an idle collection")
+                continue
             if closed:
                 log.info("Closed idle collections: %s", ", ".join(closed))
 

@@ -111,6 +111,11 @@ class Add(commands.Cog):
                 f"{settings.max_file_bytes:,} bytes (CITEBOT_MAX_FILE_BYTES)."
             )
         data = await file.read()
+        if len(data) > settings.max_file_bytes:  # the size Discord stated was not the size
+            raise ArticleError(
+                f"{file.filename} is over the limit of {settings.max_file_bytes:,} bytes "
+                "(CITEBOT_MAX_FILE_BYTES)."
+            )
         return await asyncio.to_thread(from_upload, file.filename, data)
 
     @app_commands.command(name="remove")

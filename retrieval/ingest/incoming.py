@@ -45,12 +45,10 @@ class Incoming:
 
 def from_page(page: Fetched) -> Incoming:
     """The article in a fetched page, as a Markdown file recording where it came from."""
-    text = page.body.decode(page.charset, errors="replace") if page.charset else None
     if page.suffix == ".pdf":
         article = _pdf_article(page.body)
     else:
-        # A charset the server names wins; without one, the loader's guess (UTF-8, then 1252).
-        text = text if text is not None else decode(page.body)
+        text = _page_text(page)
         read = READERS[page.suffix]
         skipped: list[Skipped] = []
         found = read(text, "page", skipped)
@@ -67,6 +65,17 @@ def from_page(page: Fetched) -> Incoming:
         published=article.published,
         source=article.source or _host(page.final_url),
     )
+
+
+def _page_text(page: Fetched) -> str:
+    """A charset the server names wins; without one, or with one Python does not know, the
+    loader's guess (UTF-8, then Windows-1252)."""
+    if page.charset:
+        try:
+            return page.body.decode(page.charset, errors="replace")
+        except LookupError:
+            pass
+    return decode(page.body)
 
 
 def from_upload(filename: str, data: bytes) -> Incoming:

@@ -9,9 +9,9 @@ import pytest
 
 from retrieval.errors import ArticleError, FetchError
 from retrieval.ingest.addresses import check_url, parse_networks, refusal
-from retrieval.ingest.fetch import FetchLimits, fetch
+from retrieval.ingest.fetch import Fetched, FetchLimits, fetch
 from retrieval.ingest.incoming import from_page
-from tests.webpages import LOOPBACK, PageServer
+from tests.webpages import LOOPBACK, PageServer, page
 
 ALLOW_LOOPBACK = FetchLimits(allowed=parse_networks(LOOPBACK), timeout=5)
 
@@ -140,3 +140,11 @@ def test_public_addresses_pass_and_the_allow_list_opens_private_ones() -> None:
 def test_bad_links_are_refused_before_any_request(url: str, message: str) -> None:
     with pytest.raises(FetchError, match=message):
         check_url(url)
+
+
+def test_a_charset_python_does_not_know_falls_back_to_the_guess() -> None:
+    body = page("orchard.html")
+    article = from_page(
+        Fetched("https://v.example/", "https://v.example/", ".html", "x-nope", body)
+    )
+    assert article.articles[0].title == "Frost damages apple orchards"
