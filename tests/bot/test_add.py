@@ -85,6 +85,17 @@ async def test_refused_links_say_why_and_change_nothing(
     assert not (corpus / "added").exists()
 
 
+async def test_a_slow_page_is_given_up_at_the_fetch_deadline(
+    run_bot: Run, pages: PageServer, fake_engine: Engine
+) -> None:
+    before = fake_engine.stats()
+    async with run_bot(fetch_timeout=0.5, **ALLOW) as session:
+        result = await add(session, {"url": pages.url("/slow")}, user=session.users.owner)
+    assert result.callback_types == [5]
+    assert "took longer than 0.5 s, so it was stopped" in text_of(result)
+    assert fake_engine.stats() == before
+
+
 async def test_loopback_is_refused_without_the_allow_list(run_bot: Run, pages: PageServer) -> None:
     async with run_bot() as session:
         result = await add(session, {"url": pages.url("/harbour")}, user=session.users.owner)
