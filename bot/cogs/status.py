@@ -36,6 +36,9 @@ class Status(commands.Cog):
                     reply = Reply(content=error_reply(exc))
                 else:
                     reply = status_reply(stats, None, reindexing=reindexing)
+                if reply.embed is not None and not self.bot.collections.single:
+                    # Which collection, so admins know where its articles folder is.
+                    reply.embed.add_field(name="Collection", value=collection.name, inline=False)
         await interaction.edit_original_response(
             content=reply.content, embed=reply.embed, allowed_mentions=NO_PINGS
         )

@@ -104,7 +104,8 @@ async def test_each_server_answers_from_its_own_collection(
     assert "Chipmaker expands" in listed_here and "Harbour" not in listed_here
     assert "Harbour bridge reopens" in listed_there and "Chipmaker" not in listed_there
     assert status_there.original is not None
-    assert any(f.value == "1" for f in embed_of(status_there.original).fields)
+    fields = {f.name: f.value for f in embed_of(status_there.original).fields}
+    assert (fields["Articles"], fields["Collection"]) == ("1", f"server-{second.id}")
     assert open_now == sorted([f"server-{fake.world.guild_id}", f"server-{second.id}"])
     assert shared == {id(fake_engine.encoder)}  # one encoder for every collection
 
@@ -158,6 +159,13 @@ async def test_channels_map_to_named_collections_and_dms(
         third = await (
             await session.invoke("ask", {"question": HARBOUR_Q}, channel=news)
         ).wait_done()
+        # A thread started in a mapped channel uses that channel's collection.
+        thread = await fake.create_thread("harbour talk", news)
+        in_thread = await session.send_message(
+            HARBOUR_Q, author=session.users.bob, channel=thread, mention_bot=True
+        )
+        [thread_reply] = await in_thread.wait_messages()
+    assert thread_reply.embeds and "140 cables" in thread_reply.embeds[0]["description"]
     assert third.original is not None and third.original.embeds
     assert in_news.original is not None and in_general.original is not None
     assert "140 cables" in (embed_of(in_news.original).description or "")
