@@ -93,6 +93,12 @@ def test_uploads_of_each_kind(fake_engine: Engine) -> None:
     pdf = add_incoming(fake_engine, from_upload("notice.pdf", page("library.pdf")))
     assert pdf.added[0].title == "Library extends opening hours"
     assert pdf.name.endswith(".md")
+    html = add_incoming(fake_engine, from_upload("orchard.html", page("orchard.html")))
+    assert html.added[0].title == "Frost damages apple orchards"
+    assert html.added[0].published == "2024-04-22"
+    markdown = b"---\ntitle: Ferry fares rise\nurl: https://f.example/x\n---\nFares rose by 5%."
+    md = add_incoming(fake_engine, from_upload("../../ferry.md", markdown))
+    assert md.name.startswith("added/ferry-") and md.added[0].url == "https://f.example/x"
     with pytest.raises(CitebotError, match="not a kind of file"):
         from_upload("photo.png", b"\x89PNG")
     with pytest.raises(CitebotError, match="empty"):
