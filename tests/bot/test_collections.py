@@ -4,12 +4,14 @@ and index; channels mapped to named collections; DMs; lazy opening, idle closing
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from bot.collections import collection_folders
+from bot.collections import Collections, Place, collection_folders
 from bot.replies import NO_COLLECTION
+from bot.settings import Settings
 from localdiscord import Guild, LocalDiscord
 from retrieval import Engine
 from retrieval.build import reindex as reindex_module
@@ -222,3 +224,37 @@ async def test_one_collection_stays_unchanged(run_bot: Run, fake: LocalDiscord) 
         "> The chipmaker expects to hire 3,000 workers by 2027."
     )
     assert dm_reply.embeds[0]["description"] == embed_of(there.original).description
+
+
+async def test_a_collection_in_use_is_never_closed_and_opens_once(
+    fake_engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    root = tmp_path / "collections"
+    chosen = replace(settings, collections_dir=root, max_open_collections=1, collection_idle=0.0)
+    collections = Collections(chosen, fake_engine)
+    a, b = Place(guild_id=111111111111111111), Place(guild_id=222222222222222222)
+    try:
+        async with collections.use(a) as first:
+            both = await asyncio.gather(
+                *(collections._get("server-111111111111111111") for _ in range(3))
+            )
+            assert all(c is first for c in both)  # opened once, however many asked at once
+            async with collections.use(b) as second:
+                assert second is not None and first is not None
+                assert second.engine.encoder is first.engine.encoder is fake_engine.encoder
+                # Over the bound while both are in use: neither is closed under a question.
+                assert collections.open_names() == [
+                    "server-111111111111111111",
+                    "server-222222222222222222",
+                ]
+                assert await collections.close_idle() == []
+        assert sorted(await collections.close_idle()) == [
+            "server-111111111111111111",
+            "server-222222222222222222",
+        ]
+        assert collections.open_names() == []
+        async with collections.use(a) as reopened:
+            assert reopened is not None and reopened is not first  # closed, so opened anew
+        assert (root / "server-222222222222222222" / "articles").is_dir()
+    finally:
+        await collections.close()
