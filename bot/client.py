@@ -68,11 +68,14 @@ class CitebotTree(app_commands.CommandTree["CitebotBot"]):
 
 
 class CitebotBot(commands.Bot):
-    """citebot on Discord: /ask, /sources, /status, /reindex, and answers to mentions and to
-    messages in the answer channels.
+    """citebot on Discord: /ask, /sources, /status, /reindex, /add, /remove, and answers to
+    mentions and to messages in the answer channels, each from the collection of the place it
+    comes from (bot/collections.py).
 
-    `engine` is an Engine, or a function that builds one (loading a model takes seconds, so it
-    runs in a worker thread in `setup_hook`, before the bot connects). A bot that built its
+    `engine` is the one collection's Engine (with CITEBOT_COLLECTIONS_DIR set, only its encoder
+    and answer settings serve, shared by every collection), or a function that builds one
+    (loading a model takes seconds, so it runs in a worker thread in `setup_hook`, before the
+    bot connects). A bot that built its
     engine closes it on `close()`. `options` go to discord.py's Client (the local Discord
     passes its own). `progress_interval` is the least time between two edits of the /reindex
     progress message.
