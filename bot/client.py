@@ -75,10 +75,9 @@ class CitebotBot(commands.Bot):
     `engine` is the one collection's Engine (with CITEBOT_COLLECTIONS_DIR set, only its encoder
     and answer settings serve, shared by every collection), or a function that builds one
     (loading a model takes seconds, so it runs in a worker thread in `setup_hook`, before the
-    bot connects). A bot that built its
-    engine closes it on `close()`. `options` go to discord.py's Client (the local Discord
-    passes its own). `progress_interval` is the least time between two edits of the /reindex
-    progress message.
+    bot connects). A bot that built its engine closes it on `close()`. `options` go to
+    discord.py's Client (the local Discord passes its own). `progress_interval` is the least
+    time between two edits of the /reindex progress message.
     """
 
     def __init__(
