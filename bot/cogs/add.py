@@ -27,7 +27,7 @@ from bot.formatting import Reply
 from bot.permissions import interaction_may_reindex
 from retrieval import ArticleError, ReindexInProgress
 from retrieval.adding import add_incoming, already_there, remove_article
-from retrieval.errors import AlreadyAdded
+from retrieval.errors import AlreadyAdded, FetchError
 from retrieval.ingest.fetch import fetch
 from retrieval.ingest.incoming import Incoming, from_page, from_upload
 
@@ -110,7 +110,18 @@ class Add(commands.Cog):
                 f"{file.filename} is {file.size:,} bytes, over the limit of "
                 f"{settings.max_file_bytes:,} bytes (CITEBOT_MAX_FILE_BYTES)."
             )
-        data = await file.read()
+        try:
+            async with asyncio.timeout(settings.fetch_timeout):
+                data = await file.read()
+        except TimeoutError:
+            raise FetchError(
+                f"Downloading {file.filename} from Discord took longer than "
+                f"{settings.fetch_timeout:g} s (CITEBOT_FETCH_TIMEOUT)."
+            ) from None
+        except discord.HTTPException as exc:
+            raise FetchError(
+                f"Cannot download {file.filename} from Discord ({exc.status}); attach it again."
+            ) from None
         if len(data) > settings.max_file_bytes:  # the size Discord stated was not the size
             raise ArticleError(
                 f"{file.filename} is over the limit of {settings.max_file_bytes:,} bytes "

@@ -10,7 +10,7 @@ import pytest
 
 from bot.additions import ADD_DENIED, ADD_GUILD_ONLY, ADD_WHAT, REMOVE_DENIED
 from bot.settings import Settings
-from localdiscord import InteractionResult, InvocationError
+from localdiscord import InteractionResult, InvocationError, LocalDiscord
 from retrieval import Engine
 from retrieval.build import reindex as reindex_module
 from retrieval.errors import StorageError
@@ -146,13 +146,13 @@ async def test_files_are_added_from_attachments(run_bot: Run, fake_engine: Engin
 
 
 async def test_a_file_over_the_limit_is_not_downloaded(
-    run_bot: Run, fake: object, fake_engine: Engine
+    run_bot: Run, fake: LocalDiscord, fake_engine: Engine
 ) -> None:
     async with run_bot(max_file_bytes=100) as session:
         big = session.upload("big.txt", b"Big story\n" + b"word " * 100)
         result = await add(session, {"file": big}, user=session.users.mod)
     assert "over the limit of 100 bytes" in text_of(result)
-    assert fake.uploads.downloads == {}  # type: ignore[attr-defined]
+    assert fake.uploads.downloads == {}
 
 
 async def test_who_may_add_and_remove(run_bot: Run, pages: PageServer, settings: Settings) -> None:
@@ -205,3 +205,17 @@ async def test_remove_by_link_or_id(
     assert text_of(unknown).startswith("Nothing was removed: No indexed article has the id")
     assert not (corpus / "lee.txt").exists()
     assert {s.article_id for s in fake_engine.sources()} == {"chips-1", "rain.md"}
+
+
+async def test_an_attachment_that_cannot_be_downloaded_is_reported(
+    run_bot: Run, fake: LocalDiscord, fake_engine: Engine
+) -> None:
+    before = fake_engine.stats()
+    async with run_bot() as session:
+        lost = session.upload("lost.txt", b"Lost story\nIt is gone.")
+        fake.uploads.files.pop(lost.id)  # Discord's CDN no longer has it
+        result = await add(session, {"file": lost}, user=session.users.mod)
+    assert text_of(result) == (
+        "Nothing was added: Cannot download lost.txt from Discord (404); attach it again."
+    )
+    assert fake_engine.stats() == before
