@@ -130,6 +130,12 @@ class Engine:
                 if lease.retired and lease.readers == 0:
                     lease.version.close()
 
+    @contextmanager
+    def version(self) -> Iterator[IndexVersion]:
+        """The served version, held for direct use (calibration, say) until the block ends."""
+        with self._reading() as version:
+            yield version
+
     @property
     def ready(self) -> bool:
         return self._served is not None

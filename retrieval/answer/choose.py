@@ -4,7 +4,8 @@ Candidate sentences come from the best passages. In hybrid mode each is scored b
 cosine to the question, its BM25 against the question's terms, the rank of the passages that hold
 it, and whether it holds the kind of thing asked for (a time for "when", a name for "who").
 With a reader (CITEBOT_READER=on), the best of them by that score are read with the question,
-and the reader's probability that a sentence answers picks the one cited and decides abstention.
+and the combiner shipped with it (`combine.py`) weighs the reader's probability with those
+signals: its probability that a sentence answers picks the one cited and decides abstention.
 The plain modes keep to their own signal so they stay honest baselines.
 """
 
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from retrieval.answer.combine import FEATURES
 from retrieval.answer.dates import resolve_relative
 from retrieval.answer.overlap import bigram_share, bigrams, entity_coverage, term_coverage
 from retrieval.answer.questions import Kind, offers, question_kind
@@ -25,9 +27,9 @@ from retrieval.index.store import PassageRow
 from retrieval.index.version import IndexVersion
 from retrieval.types import Answer, Article, Citation, Mode, Source
 
-# Below these citebot abstains: the reader's probability that the sentence answers, and without
-# a reader the relevance score of `Confidence`. The reader's is its classifier's decision point
-# (docs/reader.md); its curve on the dev sets is in docs/quality.md.
+# Below these citebot abstains: a reader's own probability that the sentence answers (for a
+# reader shipped without a combiner: the combiner's threshold is its own, chosen on held-out
+# training data, docs/reader.md), and without a reader the relevance score of `Confidence`.
 READER_THRESHOLD = 0.5
 HEURISTIC_THRESHOLD = 0.3
 
@@ -42,7 +44,7 @@ class AnswerSettings:
     candidate_passages: int = 10
     further: int = 3
     # How many of the best-scored sentences the reader reads.
-    read: int = 8
+    read: int = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,8 +123,10 @@ def answer_question(
     scores = heuristic_scores(features, mode)
     cited = None
     if reader is not None and mode == "hybrid":
-        best = _read(version, reader, question, features, scores, settings.read)
-        threshold = READER_THRESHOLD if settings.threshold is None else settings.threshold
+        best = _read(version, reader, question, features, scores, ranked, settings.read)
+        threshold = settings.threshold
+        if threshold is None:
+            threshold = READER_THRESHOLD if reader.combiner is None else reader.combiner.threshold
         accepted = best is not None and best.score >= threshold
     else:
         best = _choose_sentence(features, scores)
@@ -333,38 +337,97 @@ def _choose_sentence(candidates: Candidates, scores: dict[int, float]) -> _Candi
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Shortlist:
+    """The sentences the reader read, best hand-weighted score first, with what it found."""
+
+    candidates: list[Features]
+    heuristic: np.ndarray  # each one's hand-weighted score
+    probabilities: np.ndarray  # the reader's probability that it answers
+    features: np.ndarray  # one row of `combine.FEATURES` each
+
+
+def read_shortlist(
+    version: IndexVersion,
+    reader: Reader,
+    question: str,
+    candidates: Candidates,
+    scores: dict[int, float],
+    ranked: list[Ranked],
+    read: int,
+) -> Shortlist:
+    """Read the `read` best-scored candidates with the question, and describe each one for the
+    combiner."""
+    shortlist = sorted(candidates.features, key=lambda f: (-scores[f.sentence_id], f.sentence_id))
+    shortlist = shortlist[:read]
+    heuristic = np.asarray([scores[f.sentence_id] for f in shortlist], dtype=np.float64)
+    if not shortlist:
+        empty = np.zeros(0, dtype=np.float64)
+        return Shortlist([], empty, empty, np.zeros((0, len(FEATURES)), dtype=np.float64))
+    previous = _previous_sentences(version, candidates, shortlist)
+    documents = [
+        reader_document(candidates.articles[f.article_id].title, previous[f.sentence_id], f.text)
+        for f in shortlist
+    ]
+    probabilities = np.asarray(reader.score(question, documents), dtype=np.float64)
+    clipped = np.clip(probabilities, 1e-4, 1 - 1e-4)
+    logits = np.log(clipped / (1 - clipped))
+    entities = {
+        a: entity_coverage(
+            question, candidates.articles[a].title + "\n" + candidates.articles[a].text
+        )
+        for a in {f.article_id for f in shortlist}
+    }
+    top_cosine = max((r.cosine for r in ranked[:5] if r.cosine is not None), default=0.0)
+    columns = {
+        "reader_logit": logits,
+        "reader_margin": logits - logits.max(),
+        "heuristic": heuristic,
+        "heuristic_margin": heuristic - heuristic.max(),
+        "heuristic_first": (np.arange(len(shortlist)) == 0).astype(np.float64),
+        "cosine": [f.cosine for f in shortlist],
+        "passage_cosine": [f.passage_cosine for f in shortlist],
+        "lexical": [f.lexical for f in shortlist],
+        "prior": [f.prior for f in shortlist],
+        "offers": [float(f.offers) for f in shortlist],
+        "bigrams": [f.bigrams for f in shortlist],
+        "entities": [entities[f.article_id] for f in shortlist],
+        "top_cosine": np.full(len(shortlist), top_cosine),
+    }
+    features = np.column_stack([np.asarray(columns[name], dtype=np.float64) for name in FEATURES])
+    return Shortlist(shortlist, heuristic, probabilities, features)
+
+
 def _read(
     version: IndexVersion,
     reader: Reader,
     question: str,
     candidates: Candidates,
     scores: dict[int, float],
+    ranked: list[Ranked],
     read: int,
 ) -> _Candidate | None:
-    """The shortlisted sentence the reader finds likeliest to answer; its score is that
-    probability."""
-    shortlist = sorted(candidates.features, key=lambda f: (-scores[f.sentence_id], f.sentence_id))
-    shortlist = shortlist[:read]
-    if not shortlist:
+    """The shortlisted sentence likeliest to answer, by the combiner when the reader has one
+    and by the reader's probability otherwise; its score is that probability."""
+    shortlist = read_shortlist(version, reader, question, candidates, scores, ranked, read)
+    if not shortlist.candidates:
         return None
-    previous = _previous_sentences(version, candidates, shortlist)
-    documents = [
-        reader_document(candidates.articles[f.article_id].title, previous[f.sentence_id], f.text)
-        for f in shortlist
-    ]
-    probabilities = reader.score(question, documents).tolist()
+    if reader.combiner is not None:
+        likelihood = reader.combiner.probabilities(shortlist.features)
+    else:
+        likelihood = shortlist.probabilities
     chosen = max(
-        range(len(shortlist)),
-        key=lambda i: (probabilities[i], scores[shortlist[i].sentence_id], -i),
+        range(len(shortlist.candidates)),
+        key=lambda i: (likelihood[i], shortlist.heuristic[i], -i),
     )
-    best = shortlist[chosen]
+    best = shortlist.candidates[chosen]
     return _Candidate(
         best.sentence_id,
         best.article_id,
         best.start,
         best.end,
         best.text,
-        float(probabilities[chosen]),
+        float(likelihood[chosen]),
         best.cosine,
     )
 

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 import numpy as np
 from tokenizers import Tokenizer
 
+from retrieval.answer.combine import COMBINER_FILE, Combiner, load_combiner
 from retrieval.encode.onnx import cpu_session
 from retrieval.errors import CitebotError
 
@@ -38,7 +39,13 @@ def reader_document(title: str, previous: str, sentence: str) -> str:
 
 
 class Reader(Protocol):
-    """Scores (question, document) pairs: the probability that the document answers."""
+    """Scores (question, document) pairs: the probability that the document answers.
+
+    `combiner`, fitted with the reader's own scores, weighs them with the search's signals; a
+    reader without one decides on its probability alone.
+    """
+
+    combiner: Combiner | None
 
     def score(self, question: str, documents: Sequence[str]) -> np.ndarray: ...
 
@@ -46,7 +53,15 @@ class Reader(Protocol):
 class OnnxReader:
     """The trained cross-encoder on ONNX Runtime."""
 
-    def __init__(self, model_file: Path, tokenizer_file: Path, *, threads: int | None = None):
+    def __init__(
+        self,
+        model_file: Path,
+        tokenizer_file: Path,
+        *,
+        combiner: Combiner | None = None,
+        threads: int | None = None,
+    ):
+        self.combiner = combiner
         try:
             self._session: Any = cpu_session(model_file, threads)
             self._tokenizer = Tokenizer.from_file(str(tokenizer_file))
@@ -73,12 +88,21 @@ class OnnxReader:
         return probabilities
 
 
-def load_reader(folder: Path = READER_DIR, *, threads: int | None = None) -> OnnxReader:
-    """The shipped reader (or one in `folder`)."""
+def load_reader(
+    folder: Path = READER_DIR,
+    *,
+    combined: bool = True,
+    threads: int | None = None,
+) -> OnnxReader:
+    """The shipped reader (or one in `folder`) with its combiner; without `combined`
+    (calibration, which fits the combiner), the reader alone."""
     model, tokenizer = folder / MODEL_FILE, folder / TOKENIZER_FILE
-    if not model.is_file() or not tokenizer.is_file():
+    needed = [model, tokenizer] + ([folder / COMBINER_FILE] if combined else [])
+    if not all(path.is_file() for path in needed):
         raise CitebotError(
-            f"The reader is missing from {folder} (expected {MODEL_FILE} and {TOKENIZER_FILE}); "
-            "rebuild it with `make reader`, or set CITEBOT_READER=off."
+            f"The reader is missing from {folder} (expected "
+            f"{', '.join(path.name for path in needed)}); rebuild it with `make reader`, or set "
+            "CITEBOT_READER=off."
         )
-    return OnnxReader(model, tokenizer, threads=threads)
+    combiner = load_combiner(folder / COMBINER_FILE) if combined else None
+    return OnnxReader(model, tokenizer, combiner=combiner, threads=threads)

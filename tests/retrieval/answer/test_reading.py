@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from retrieval import AnswerSettings, Engine
+from retrieval.answer.combine import FEATURES, Combiner
 from retrieval.answer.reader import SEPARATOR
 from tests.conftest import CountingEncoder
 
@@ -16,9 +17,12 @@ from tests.conftest import CountingEncoder
 class ScriptedReader:
     """Gives each document the probability of the first rule whose words its sentence holds."""
 
-    def __init__(self, rules: dict[str, float], default: float = 0.01) -> None:
+    def __init__(
+        self, rules: dict[str, float], default: float = 0.01, combiner: Combiner | None = None
+    ) -> None:
         self.rules = rules
         self.default = default
+        self.combiner = combiner
         self.seen: list[tuple[str, list[str]]] = []
 
     def score(self, question: str, documents: Sequence[str]) -> np.ndarray:
@@ -120,3 +124,49 @@ def test_a_citation_leaning_on_its_sentence_before_stays_verbatim(
     assert (corpus / "lee.txt").read_text(encoding="utf-8")[c.start : c.end] == c.snippet
     assert c.snippet.endswith("He also took selfies with Xi using a Xiaomi phone.")
     engine.close()
+
+
+def _only(feature: str, weight: float, bias: float = 0.0, threshold: float = 0.5) -> Combiner:
+    """A combiner that weighs one feature alone."""
+    weights = tuple(weight if name == feature else 0.0 for name in FEATURES)
+    return Combiner(FEATURES, weights, bias, threshold)
+
+
+def test_the_combiner_can_overrule_the_reader(
+    tmp_path: Path, corpus: Path, fake_encoder: CountingEncoder
+) -> None:
+    question = "How many workers will the chipmaker hire?"
+    # The reader's favourite is not the sentence the hand-weighted score puts first...
+    plain = ScriptedReader({"new factory in Arizona": 0.9})
+    engine = _engine(tmp_path / "plain", corpus, fake_encoder, plain, threshold=0.0)
+    by_reader = engine.ask(question).citation
+    engine.close()
+    assert by_reader is not None and "new factory" in by_reader.snippet
+    # ... and a combiner that trusts only that score cites the other one.
+    trusting = ScriptedReader({"new factory in Arizona": 0.9}, combiner=_only("heuristic_first", 4))
+    engine = _engine(tmp_path / "combined", corpus, fake_encoder, trusting, threshold=0.0)
+    answer = engine.ask(question)
+    engine.close()
+    assert answer.citation is not None
+    assert answer.citation.snippet == "The chipmaker expects to hire 3,000 workers by 2027."
+    # Its score is the combiner's probability: sigmoid(4).
+    assert answer.citation.score == pytest.approx(1 / (1 + np.exp(-4)), abs=1e-4)
+
+
+def test_the_combiners_threshold_decides_abstention(
+    tmp_path: Path, corpus: Path, fake_encoder: CountingEncoder
+) -> None:
+    question = "How many workers will the chipmaker hire?"
+    # The reader is sure, but the combiner weighs its log-odds down to a probability of
+    # sigmoid(0.5 * logit(0.9) - 2) = 0.289.
+    combiner = _only("reader_logit", 0.5, bias=-2.0, threshold=0.3)
+    reader = ScriptedReader({"expects to hire": 0.9}, combiner=combiner)
+    engine = _engine(tmp_path / "shipped", corpus, fake_encoder, reader)
+    assert engine.ask(question).abstained
+    engine.close()
+    # A threshold set in the settings overrides the combiner's own.
+    engine = _engine(tmp_path / "set", corpus, fake_encoder, reader, threshold=0.2)
+    answer = engine.ask(question)
+    engine.close()
+    assert answer.citation is not None
+    assert answer.citation.score == pytest.approx(0.2888, abs=1e-3)

@@ -1,0 +1,45 @@
+"""The combiner's file: what it weighs must be what answering computes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from retrieval.answer.combine import FEATURES, Combiner, load_combiner
+from retrieval.errors import CitebotError
+
+
+def test_a_combiner_survives_its_file(tmp_path: Path) -> None:
+    combiner = Combiner(FEATURES, tuple(float(i) for i in range(len(FEATURES))), -1.5, 0.4)
+    path = tmp_path / "combiner.json"
+    path.write_text(combiner.to_json(), encoding="utf-8")
+    assert load_combiner(path) == combiner
+
+
+def test_probabilities_are_the_logistic_of_the_weighted_sum() -> None:
+    weights = (2.0, -1.0) + (0.0,) * (len(FEATURES) - 2)
+    combiner = Combiner(FEATURES, weights, 0.5, 0.5)
+    rows = np.zeros((2, len(FEATURES)))
+    rows[0, :2] = (1.0, 1.0)  # 2 - 1 + 0.5 = 1.5
+    rows[1, :2] = (0.0, 3.0)  # -3 + 0.5 = -2.5
+    assert combiner.probabilities(rows) == pytest.approx(1 / (1 + np.exp([-1.5, 2.5])))
+    with pytest.raises(ValueError, match="3 feature columns"):
+        combiner.probabilities(np.zeros((1, 3)))
+
+
+def test_a_combiner_for_other_features_is_refused(tmp_path: Path) -> None:
+    other = Combiner(FEATURES[:-1], (0.0,) * (len(FEATURES) - 1), 0.0, 0.5)
+    path = tmp_path / "combiner.json"
+    path.write_text(other.to_json(), encoding="utf-8")
+    with pytest.raises(CitebotError, match="make reader"):
+        load_combiner(path)
+
+
+@pytest.mark.parametrize("text", ["", "{", '{"features": {}, "bias": "x", "threshold": 0.5}'])
+def test_a_damaged_combiner_is_a_clear_error(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "combiner.json"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(CitebotError, match="CITEBOT_READER=off"):
+        load_combiner(path)
