@@ -32,9 +32,11 @@ bench: setup
 	$(BIN)/python -m benchmarks.run
 
 # Rebuilds the shipped reader from ../shared/train (docs/reader.md): train (about an hour on two
-# cores; a stopped run resumes from build/reader/checkpoint.pt), export to int8 ONNX, calibrate.
+# cores; a stopped run resumes from build/reader/checkpoint.pt), export to int8 ONNX, then fit
+# the combiner and its threshold on held-out training paragraphs (about 20 minutes).
 TRAIN_DATA ?= ../shared/train
 reader: setup
+	$(BIN)/pip install --quiet -e ".[train]"
 	$(BIN)/python -m training.reader_train --data $(TRAIN_DATA) --out build/reader
 	$(BIN)/python -m training.reader_export --model build/reader/best
 	$(BIN)/python -m training.reader_calibrate --data $(TRAIN_DATA)

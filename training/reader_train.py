@@ -58,6 +58,12 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--lr", type=float, default=3e-5)
     parser.add_argument("--epochs", type=float, default=1.0)
     parser.add_argument("--max-tokens", type=int, default=MAX_TOKENS)
+    parser.add_argument(
+        "--layers", type=int, default=0, help="keep only the first N transformer layers (0: all)"
+    )
+    parser.add_argument(
+        "--caps-scale", type=float, default=1.0, help="draw this many times CAPS per file"
+    )
     parser.add_argument("--validation-share", type=float, default=VALIDATION_SHARE)
     parser.add_argument("--eval-every", type=int, default=250)
     parser.add_argument("--save-every", type=int, default=25)
@@ -80,7 +86,10 @@ def main(argv: list[str] | None = None) -> int:
 
     args.out.mkdir(parents=True, exist_ok=True)
     train, validation, held_out = build(
-        args.data, seed=args.seed, validation_share=args.validation_share, caps=CAPS
+        args.data,
+        seed=args.seed,
+        validation_share=args.validation_share,
+        caps={name: round(cap * args.caps_scale) for name, cap in CAPS.items()},
     )
     with open(args.out / "validation.jsonl", "w", encoding="utf-8") as handle:
         for question in held_out:
@@ -100,6 +109,11 @@ def main(argv: list[str] | None = None) -> int:
         str(bundled_model_path()), num_labels=1, max_length=args.max_tokens, local_files_only=True
     )
     network: Any = model.model
+    if args.layers:
+        # A shallower reader reads a candidate in proportionally less time; it keeps the
+        # pretrained model's first layers, which hold its general reading of words in context.
+        network.bert.encoder.layer = network.bert.encoder.layer[: args.layers]
+        network.config.num_hidden_layers = args.layers
     # The word embeddings stay as trained: updating 11.7M rows a step costs time and, on this
     # little data, would only move the vocabulary's rare words.
     network.bert.embeddings.word_embeddings.weight.requires_grad_(False)
