@@ -187,6 +187,11 @@ def task_ask(args: dict[str, Any]) -> dict[str, Any]:
     from retrieval.index.version import IndexVersion, Manifest, current_version
 
     encoder = _encoder(args["backend"], args.get("cache_dir"))
+    reader = None
+    if args.get("reader"):
+        from retrieval.answer.reader import load_reader
+
+        reader = load_reader()
     questions = eval_questions(Path(args["eval_dir"]))
     rng = np.random.default_rng(1)
     picked = [questions[i] for i in rng.choice(len(questions), int(args["questions"]))]
@@ -208,11 +213,11 @@ def task_ask(args: dict[str, Any]) -> dict[str, Any]:
     if args.get("exact"):
         version.passages = dense.exact(version.passage_vectors.mapped())
     for text in texts[:10]:
-        answer_question(version, encoder, text)
+        answer_question(version, encoder, text, reader=reader)
     # Several passes over the questions; each figure is the median of the passes' figures, so
     # one burst of another process on the shared machine moves one pass, not the result.
     passes = [
-        percentiles(_times(lambda t: answer_question(version, encoder, t), texts))
+        percentiles(_times(lambda t: answer_question(version, encoder, t, reader=reader), texts))
         for _ in range(int(args.get("passes", 3)))
     ]
     query = encoder.encode_query(texts[0])

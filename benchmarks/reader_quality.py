@@ -3,13 +3,14 @@
     python -m benchmarks.reader_quality [--sets DIR] [--plot docs/threshold.png]
 
 One run: each dev set is indexed once, then every question goes through `Engine.ask` (the path
-of `citebot eval` and of the bot) in each configuration: hybrid with the reader (the default),
-hybrid without it (CITEBOT_READER=off), dense and bm25. The metrics are `citebot eval`'s. The
-reader runs once, at threshold 0: the threshold does not change which sentence it picks, so its
-row at the default threshold, and each set's curve (false abstentions, abstentions on
-unanswerable questions, right answers, against the threshold), are read off those scores. (An
-answer below the threshold keeps the article order of the threshold-0 run, where the article it
-would have cited comes first; so article_recall may differ slightly from `citebot eval`'s.)
+of `citebot eval` and of the bot) in each configuration: hybrid with the reader, hybrid without
+it (CITEBOT_READER=off), and with `--plain-modes` dense and bm25. The metrics are `citebot
+eval`'s. The reader runs once, at threshold 0: the threshold does not change which sentence
+it picks, so its row at the default threshold, and each set's curve (false abstentions,
+abstentions on unanswerable questions, right answers, against the threshold), are read off
+those scores. (An answer below the threshold keeps the article order of the threshold-0 run,
+where the article it would have cited comes first; so article_recall may differ slightly from
+`citebot eval`'s.)
 Prints markdown tables; `--plot` draws the curve of `--curve-set` as a PNG.
 """
 
@@ -53,8 +54,13 @@ def _ask(engine: Engine, text: str, mode: Mode) -> tuple[Answer, float]:
     return answer, (time.perf_counter() - started) * 1000
 
 
+def default_threshold(reader: Reader) -> float:
+    """The threshold citebot uses with this reader when CITEBOT_THRESHOLD is not set."""
+    return READER_THRESHOLD if reader.combiner is None else reader.combiner.threshold
+
+
 def run_set(
-    folder: Path, encoder: Encoder, reader: Reader
+    folder: Path, encoder: Encoder, reader: Reader, configs: int
 ) -> tuple[dict[str, dict[str, float | int | None]], list[tuple[bool, bool, float]]]:
     """Metrics per configuration, and (answerable, right, reader score) per question at 0."""
     questions = read_questions(folder / "questions.jsonl")
@@ -68,9 +74,9 @@ def run_set(
         engine.reader = reader
         engine.settings = AnswerSettings(threshold=0.0)
         read = [Outcome(q, *_ask(engine, q.question, "hybrid")) for q in questions]
-        results[CONFIGS[0][0]] = metrics(_at(o, READER_THRESHOLD) for o in read)
+        results[CONFIGS[0][0]] = metrics(_at(o, default_threshold(reader)) for o in read)
         engine.settings = AnswerSettings()
-        for label, mode, with_reader in CONFIGS[1:]:
+        for label, mode, with_reader in CONFIGS[1:configs]:
             engine.reader = reader if with_reader else None
             outcomes = [Outcome(q, *_ask(engine, q.question, mode)) for q in questions]
             results[label] = metrics(outcomes)
@@ -121,18 +127,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--plot", type=Path, default=None)
     parser.add_argument("--curve-set", default="xquad_en_holes")
     parser.add_argument("--scores", type=Path, default=None, help="write the scores as JSON")
+    parser.add_argument(
+        "--plain-modes", action="store_true", help="also the dense and bm25 rows (quality.md)"
+    )
+    parser.add_argument("--threads", type=int, default=None, help="the reader's threads")
     args = parser.parse_args(argv)
     encoder = load_encoder("all-MiniLM-L6-v2")
-    reader = load_reader()
+    reader = load_reader(threads=args.threads)
     folders = sorted(p for p in args.sets.iterdir() if (p / "questions.jsonl").is_file())
     header = "| set | answering | questions | " + " | ".join(KEYS) + " |"
-    print(f"Reader threshold {READER_THRESHOLD} (the default).\n")
+    print(f"Reader threshold {default_threshold(reader)} (the default).\n")
     print(header)
     print("|" + "---|" * (header.count("|") - 1))
     curves: dict[str, list[tuple[float, ...]]] = {}
     all_scores: dict[str, list[tuple[bool, bool, float]]] = {}
     for folder in folders:
-        results, scored = run_set(folder, encoder, reader)
+        results, scored = run_set(folder, encoder, reader, len(CONFIGS) if args.plain_modes else 2)
         all_scores[folder.name] = scored
         curves[folder.name] = curve(scored)
         for label, r in results.items():
@@ -149,11 +159,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.scores:
         args.scores.write_text(json.dumps(all_scores), encoding="utf-8")
     if args.plot and args.curve_set in curves:
-        _plot(curves[args.curve_set], args.curve_set, args.plot)
+        _plot(curves[args.curve_set], args.curve_set, args.plot, default_threshold(reader))
     return 0
 
 
-def _plot(rows: list[tuple[float, ...]], name: str, path: Path) -> None:
+def _plot(rows: list[tuple[float, ...]], name: str, path: Path, default: float) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -164,8 +174,8 @@ def _plot(rows: list[tuple[float, ...]], name: str, path: Path) -> None:
     axis.plot(t, recall, label="abstain_recall (holes)", marker="o", markersize=3)
     axis.plot(t, false, label="false_abstain_rate", marker="o", markersize=3)
     axis.plot(t, hit, label="snippet_hit@1", marker="o", markersize=3)
-    axis.axvline(READER_THRESHOLD, color="grey", linestyle="--", linewidth=1)
-    axis.set_xlabel("CITEBOT_THRESHOLD (reader probability)")
+    axis.axvline(default, color="grey", linestyle="--", linewidth=1)
+    axis.set_xlabel("CITEBOT_THRESHOLD (the combined probability that the sentence answers)")
     axis.set_ylim(0, 1)
     axis.set_title(f"{name}: the reader's threshold")
     axis.grid(alpha=0.3)

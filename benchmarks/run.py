@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.corpus import EVAL_DIR, SETS, copies, eval_records, write_markdown
-from benchmarks.table import BASELINE, POOLED, render
+from benchmarks.table import BASELINE, POOLED, READER, READER_SIZE, render
 from retrieval.encode.load import DEFAULT_BACKEND
 from retrieval.errors import IndexUnavailable
 from retrieval.index.version import MANIFEST, Manifest, current_version
@@ -226,6 +226,19 @@ def main(argv: list[str] | None = None) -> int:
                 backend=name,
                 index=str(index_dir),
                 exact=exact,
+                questions=questions,
+                passes=1 if quick else 3,
+                eval_dir=str(eval_dir),
+                cache_dir=cache,
+            )
+        if label == READER_SIZE:
+            log(f"asking {questions} questions at {label} passages with {backend} and the reader")
+            asking[label][READER] = probe(
+                "ask",
+                backend=backend,
+                index=str(index_dir),
+                exact=False,
+                reader=True,
                 questions=questions,
                 passes=1 if quick else 3,
                 eval_dir=str(eval_dir),

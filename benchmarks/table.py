@@ -8,6 +8,9 @@ from typing import Any
 BASELINE = "torch"
 # The label of citebot's indexing with pooled passage vectors (retrieval/pooling.py).
 POOLED = "pooled"
+# The ask latency with the reader (CITEBOT_READER=on) is measured at this size only.
+READER = "reader"
+READER_SIZE = "100k"
 
 
 def median(values: list[float]) -> float:
@@ -80,6 +83,18 @@ def render(results: dict[str, Any], backend: str) -> str:
                 "",
             )
         )
+        if READER in by_name:
+            read = by_name[READER]
+            rows.append(
+                (
+                    f"  with the reader (CITEBOT_READER=on): ask p50 / p95 ms, {label}; "
+                    "ratio: with ÷ without",
+                    "",
+                    f"{read['p50_ms']:.1f} / {read['p95_ms']:.1f}",
+                    f"{read['p50_ms'] / ours['p50_ms']:.1f}×",
+                    "≤ 3×",
+                )
+            )
         rows.append(
             (
                 f"  serving memory beside the model, bytes/passage, {label}",
