@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from retrieval.answer.combine import FEATURES
 from retrieval.answer.reader import MODEL_FILE, READER_DIR, OnnxReader, load_reader, reader_document
 
 REPO = Path(__file__).resolve().parents[3]
@@ -31,6 +32,18 @@ def test_the_shipped_file_matches_the_model_card() -> None:
     assert recorded is not None, "docs/reader.md records the file's SHA-256"
     digest = hashlib.sha256((READER_DIR / MODEL_FILE).read_bytes()).hexdigest()
     assert digest == recorded.group(1)
+
+
+def test_the_reader_ships_with_its_combiner(reader: OnnxReader) -> None:
+    combiner = reader.combiner
+    assert combiner is not None
+    assert combiner.names == FEATURES
+    assert 0.0 < combiner.threshold < 1.0
+    # The card gives the threshold it ships with.
+    card = (REPO / "docs" / "reader.md").read_text(encoding="utf-8")
+    assert f"threshold {combiner.threshold:.2f}" in card
+    # Trusting the reader more, all else equal, never lowers the probability of answering.
+    assert combiner.weights[FEATURES.index("reader_logit")] > 0
 
 
 @pytest.mark.model
