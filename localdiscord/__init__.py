@@ -8,6 +8,10 @@ discord.py bot, for tests and for ``citebot chat``. Built against discord.py 2.7
             result = await run.wait_done()
             thread = await fake.create_thread("questions", fake.channels.news)  # type 11
             await session.send_message("...", channel=thread)
+
+    async with LocalDiscord(shard_count=2) as fake:   # /gateway/bot recommends 2 shards
+        await fake.add_guild("Server 2", ("general-2",), shard=(1, 2))   # routed to shard 1
+        async with fake.running(lambda: MyAutoShardedBot(shard_ids=[1], shard_count=2)): ...
 """
 
 from .errors import BotNotReady, InteractionFailed, InvocationError, LocalDiscordError
@@ -17,7 +21,7 @@ from .harness import BotSession, Exchange, Invocation, UserMessage
 from .records import BotMessage, InteractionAction, InteractionResult, RecordedRequest
 from .render import render_embed, render_message, render_result
 from .server import LocalDiscord
-from .world import Channel, Role, User
+from .world import Channel, Guild, Role, User
 
 __all__ = [
     "BotMessage",
@@ -27,6 +31,7 @@ __all__ = [
     "ConnectionRecord",
     "Exchange",
     "Fault",
+    "Guild",
     "InteractionAction",
     "InteractionFailed",
     "InteractionResult",

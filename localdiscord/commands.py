@@ -73,8 +73,10 @@ class CommandRegistry:
     def listed(self, guild_id: int | None) -> list[JSON]:
         return [c.payload for c in self.commands.get(guild_id, [])]
 
-    def find(self, name: str, *, in_guild: bool) -> RegisteredCommand:
-        scopes: list[int | None] = [self.world.guild_id, None] if in_guild else [None]
+    def find(self, name: str, *, guild_id: int | None) -> RegisteredCommand:
+        """The command ``/name`` as seen in ``guild_id`` (None: a DM)."""
+        in_guild = guild_id is not None
+        scopes: list[int | None] = [guild_id, None] if in_guild else [None]
         for scope in scopes:
             for command in self.commands.get(scope, []):
                 if command.name == name and command.payload.get("type", 1) == CHAT_INPUT:

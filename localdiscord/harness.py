@@ -221,7 +221,7 @@ class BotSession(Generic[BotT]):
         world = self.server.world
         names = {u.name.lower(): u.mention for u in world.users.values()}
         names.update(
-            {r.name.lower(): r.mention for r in world.roles.values() if r.id != world.guild_id}
+            {r.name.lower(): r.mention for r in world.roles.values() if r.id not in world.guilds}
         )
 
         def replace(match: re.Match[str]) -> str:

@@ -102,7 +102,7 @@ class InteractionBook:
             "id": str(pending.id),
             "type": 2,
             "user": payloads.user_payload(pending.user),
-            "authorizing_integration_owners": {"0": str(world.guild_id)},
+            "authorizing_integration_owners": {"0": str(pending.channel.guild_id or 0)},
             "name": pending.command,
         }
         return self.server.messages.create(

@@ -66,10 +66,15 @@ def role_payload(role: Role) -> JSON:
 
 
 def member_payload(
-    member: Member, *, with_user: bool = True, permissions: int | None = None
+    member: Member,
+    *,
+    with_user: bool = True,
+    permissions: int | None = None,
+    guild_roles: list[int] | None = None,
 ) -> JSON:
+    """A guild member; ``guild_roles``: the member's roles in that guild (default: all)."""
     data: JSON = {
-        "roles": [str(r) for r in member.role_ids],
+        "roles": [str(r) for r in (member.role_ids if guild_roles is None else guild_roles)],
         "nick": member.nick,
         "avatar": None,
         "joined_at": member.joined_at,
@@ -92,7 +97,7 @@ def thread_payload(world: World, thread: Channel) -> JSON:
     data: JSON = {
         "id": str(thread.id),
         "type": 12 if thread.kind == "private_thread" else 11,
-        "guild_id": str(world.guild_id),
+        "guild_id": str(thread.guild_id),
         "parent_id": str(thread.parent_id),
         "owner_id": str(thread.owner_id),
         "name": thread.name,
@@ -137,7 +142,7 @@ def channel_payload(world: World, channel: Channel) -> JSON:
     return {
         "id": str(channel.id),
         "type": 0,
-        "guild_id": str(world.guild_id),
+        "guild_id": str(channel.guild_id),
         "name": channel.name,
         "position": channel.position,
         "permission_overwrites": [],
@@ -150,13 +155,15 @@ def channel_payload(world: World, channel: Channel) -> JSON:
     }
 
 
-def guild_payload(world: World, *, all_members: bool) -> JSON:
-    """GUILD_CREATE. Without the members intent Discord sends only the bot's own member;
-    ``member_count`` always counts everyone, so a members-intent bot finds the guild chunked."""
+def guild_payload(world: World, *, all_members: bool, guild_id: int | None = None) -> JSON:
+    """GUILD_CREATE for ``guild_id`` (default: the first guild). Without the members intent
+    Discord sends only the bot's own member; ``member_count`` always counts everyone, so a
+    members-intent bot finds the guild chunked."""
+    guild = world.guilds[world.guild_id if guild_id is None else guild_id]
     members = [m for m in world.members.values() if all_members or m.user.id == world.bot_user.id]
     return {
-        "id": str(world.guild_id),
-        "name": world.guild_name,
+        "id": str(guild.id),
+        "name": guild.name,
         "icon": None,
         "splash": None,
         "discovery_splash": None,
@@ -168,7 +175,7 @@ def guild_payload(world: World, *, all_members: bool) -> JSON:
         "verification_level": 0,
         "default_message_notifications": 0,
         "explicit_content_filter": 0,
-        "roles": [role_payload(r) for r in world.roles.values()],
+        "roles": [role_payload(r) for r in world.guild_roles(guild.id)],
         "emojis": [],
         "stickers": [],
         "features": [],
@@ -189,9 +196,11 @@ def guild_payload(world: World, *, all_members: bool) -> JSON:
         "large": False,
         "unavailable": False,
         "member_count": len(world.members),
-        "members": [member_payload(m) for m in members],
-        "channels": [channel_payload(world, c) for c in world.guild_channels()],
-        "threads": [thread_payload(world, t) for t in world.threads()],
+        "members": [
+            member_payload(m, guild_roles=world.member_roles(m, guild.id)) for m in members
+        ],
+        "channels": [channel_payload(world, c) for c in world.guild_channels(guild.id)],
+        "threads": [thread_payload(world, t) for t in world.threads(guild.id)],
         "presences": [],
         "voice_states": [],
         "stage_instances": [],
@@ -200,14 +209,22 @@ def guild_payload(world: World, *, all_members: bool) -> JSON:
     }
 
 
-def ready_payload(world: World, *, session_id: str, resume_url: str) -> JSON:
+def ready_payload(
+    world: World,
+    *,
+    session_id: str,
+    resume_url: str,
+    guild_ids: list[int],
+    shard: tuple[int, int] = (0, 1),
+) -> JSON:
+    """READY for one shard: the guilds it receives, as unavailable until their GUILD_CREATE."""
     return {
         "v": 10,
         "user": client_user_payload(world.bot_user),
-        "guilds": [{"id": str(world.guild_id), "unavailable": True}],
+        "guilds": [{"id": str(g), "unavailable": True} for g in guild_ids],
         "session_id": session_id,
         "resume_gateway_url": resume_url,
-        "shard": [0, 1],
+        "shard": list(shard),
         "application": {"id": str(world.bot_user.id), "flags": 0},
         "private_channels": [],
         "relationships": [],
@@ -305,11 +322,12 @@ def message_payload(
 def gateway_message(world: World, message: JSON, channel: Channel, author: User) -> JSON:
     """MESSAGE_CREATE/UPDATE carry ``guild_id`` and the author's partial ``member``."""
     data = dict(message)
-    if not channel.is_dm:
-        data["guild_id"] = str(world.guild_id)
+    if channel.guild_id is not None:
+        data["guild_id"] = str(channel.guild_id)
         member = world.members.get(author.id)
         if member is not None and message.get("webhook_id") is None:
-            data["member"] = member_payload(member, with_user=False)
+            roles = world.member_roles(member, channel.guild_id)
+            data["member"] = member_payload(member, with_user=False, guild_roles=roles)
     return data
 
 
@@ -339,19 +357,20 @@ def interaction_payload(
         "entitlements": [],
         "entitlement_sku_ids": [],
         "attachment_size_limit": ATTACHMENT_SIZE_LIMIT,
-        "app_permissions": str(world.permissions_of(world.bot_user.id)),
+        "app_permissions": str(world.permissions_of(world.bot_user.id, channel.guild_id)),
     }
     if channel.is_dm:
         payload["user"] = user_payload(user)
         payload["context"] = 1  # BOT_DM
         payload["authorizing_integration_owners"] = {"0": "0"}
     else:
+        guild_id = str(channel.guild_id)
         member = world.members.get(user.id) or Member(user)
         member = Member(member.user, role_ids, member.nick, member.joined_at)
-        payload["guild_id"] = str(world.guild_id)
-        payload["guild"] = {"id": str(world.guild_id), "locale": "en-US", "features": []}
+        payload["guild_id"] = guild_id
+        payload["guild"] = {"id": guild_id, "locale": "en-US", "features": []}
         payload["guild_locale"] = "en-US"
         payload["member"] = member_payload(member, permissions=permissions)
         payload["context"] = 0  # GUILD
-        payload["authorizing_integration_owners"] = {"0": str(world.guild_id)}
+        payload["authorizing_integration_owners"] = {"0": guild_id}
     return payload

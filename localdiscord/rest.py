@@ -158,7 +158,7 @@ def _guild_scope(request: web.Request) -> int | None:
     if "guild_id" not in request.match_info:
         return None
     guild_id = _int(request, "guild_id")
-    if guild_id != _server(request).world.guild_id:
+    if guild_id not in _server(request).world.guilds:
         raise ApiError(403, MISSING_ACCESS, "Missing Access")
     return guild_id
 
@@ -175,10 +175,12 @@ async def get_application(request: web.Request) -> web.Response:
 
 
 async def get_gateway(request: web.Request) -> web.Response:
-    url = _server(request).gateway_url
+    server = _server(request)
+    url = server.gateway_url
     if request.path.endswith("/bot"):
         limit = {"total": 1000, "remaining": 999, "reset_after": 0, "max_concurrency": 1}
-        return json_response({"url": url, "shards": 1, "session_start_limit": limit})
+        shards = server.gateway.shard_count  # what Discord recommends for this bot
+        return json_response({"url": url, "shards": shards, "session_start_limit": limit})
     return json_response({"url": url})
 
 
@@ -190,11 +192,14 @@ async def get_user(request: web.Request) -> web.Response:
 
 
 async def get_member(request: web.Request) -> web.Response:
-    _guild_scope(request)
-    member = _server(request).world.members.get(_int(request, "user_id"))
+    guild_id = _guild_scope(request) or 0
+    world = _server(request).world
+    member = world.members.get(_int(request, "user_id"))
     if member is None:
         raise ApiError(404, 10007, "Unknown Member")
-    return json_response(payloads.member_payload(member))
+    return json_response(
+        payloads.member_payload(member, guild_roles=world.member_roles(member, guild_id))
+    )
 
 
 async def create_dm(request: web.Request) -> web.Response:

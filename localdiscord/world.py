@@ -1,4 +1,5 @@
-"""The fake Discord's population: one guild, its roles, channels and members, plus DM channels.
+"""The fake Discord's population: guilds (one unless more are added), their roles, channels and
+members, plus DM channels.
 
 Everything here is plain data. Payload shapes live in ``payloads.py``; the server mutates a
 ``World`` and the harness hands its ``User``/``Channel``/``Role`` records to tests.
@@ -35,6 +36,16 @@ class SnowflakeFactory:
         self._last = max(now, self._last + 1)
         return self._last
 
+    def routed(self, shard_id: int, shard_count: int) -> int:
+        """A new id that Discord's sharding formula, ``(id >> 22) % shard_count``, sends to
+        ``shard_id``: the timestamp part is moved on to the next millisecond that does."""
+        if not 0 <= shard_id < shard_count:
+            raise ValueError(f"shard {shard_id} is not below the shard count {shard_count}")
+        millis = (self() >> 22) + 1
+        millis += (shard_id - millis) % shard_count
+        self._last = millis << 22
+        return self._last
+
 
 @dataclass(frozen=True)
 class User:
@@ -48,6 +59,12 @@ class User:
 
 
 @dataclass(frozen=True)
+class Guild:
+    id: int
+    name: str
+
+
+@dataclass(frozen=True)
 class Role:
     id: int
     name: str
@@ -56,6 +73,7 @@ class Role:
     managed: bool = False
     # The bot whose integration made this role ("tags": {"bot_id": …}): a bot's own role.
     bot_id: int | None = None
+    guild_id: int = 0  # set by World.add_role
 
     @property
     def mention(self) -> str:
@@ -140,12 +158,16 @@ ADMINISTRATOR = discord.Permissions(administrator=True).value
 class World:
     """One guild with users ``alice``, ``bob`` (plain members), ``mod`` (Moderators role: Manage
     Server, Manage Messages) and ``owner`` (guild owner, so every permission), channels
-    ``general`` and ``news`` (threads are added with ``add_thread``), and the bot user."""
+    ``general`` and ``news`` (threads are added with ``add_thread``), and the bot user.
+
+    ``add_guild`` adds more guilds: everyone is a member of each (with only @everyone there),
+    ``owner`` owns them all, and each has the channels it is given."""
 
     def __init__(self, *, guild_name: str = "Local Guild", bot_name: str = "citebot") -> None:
         self.new_id = SnowflakeFactory()
         self.guild_id = self.new_id()
         self.guild_name = guild_name
+        self.guilds: dict[int, Guild] = {self.guild_id: Guild(self.guild_id, guild_name)}
         self.bot_user = User(self.new_id(), bot_name, bot=True)
         self.users: dict[int, User] = {self.bot_user.id: self.bot_user}
         self.members: dict[int, Member] = {}
@@ -171,6 +193,23 @@ class World:
 
     # -- population -------------------------------------------------------------------------
 
+    def add_guild(
+        self, name: str, channels: tuple[str, ...], *, shard: tuple[int, int] | None = None
+    ) -> Guild:
+        """Another guild, with text ``channels`` (names unique across the world) and the bot's
+        own role. ``shard=(shard_id, shard_count)`` picks an id that shard receives."""
+        guild_id = self.new_id() if shard is None else self.new_id.routed(*shard)
+        guild = self.guilds[guild_id] = Guild(guild_id, name)
+        self.add_role("@everyone", EVERYONE_PERMISSIONS, role_id=guild_id, position=0, guild=guild)
+        bot_role = self.add_role(
+            self.bot_user.name, EVERYONE_PERMISSIONS, managed=True, guild=guild
+        )
+        self.roles[bot_role.id] = replace(bot_role, bot_id=self.bot_user.id)
+        self.members[self.bot_user.id].role_ids.append(bot_role.id)
+        for channel in channels:
+            self.add_channel(channel, guild=guild)
+        return guild
+
     def add_user(self, name: str, *, bot: bool = False, role_ids: list[int] | None = None) -> User:
         if name in self._names:
             raise ValueError(f"a user named {name!r} already exists; pick another name")
@@ -188,19 +227,24 @@ class World:
         role_id: int | None = None,
         position: int | None = None,
         managed: bool = False,
+        guild: Guild | None = None,
     ) -> Role:
+        """A role in ``guild`` (default: the first guild); names are looked up in the first."""
         pos = next(self._positions) if position is None else position
-        role = Role(role_id or self.new_id(), name, permissions, pos, managed=managed)
+        guild_id = self.guild_id if guild is None else guild.id
+        role = Role(
+            role_id or self.new_id(), name, permissions, pos, managed=managed, guild_id=guild_id
+        )
         self.roles[role.id] = role
-        self._role_names[name] = role
+        if guild_id == self.guild_id:
+            self._role_names[name] = role
         return role
 
-    def add_channel(self, name: str) -> Channel:
+    def add_channel(self, name: str, *, guild: Guild | None = None) -> Channel:
         if name in self._channel_names:
             raise ValueError(f"a channel named {name!r} already exists; pick another name")
-        channel = Channel(
-            self.new_id(), name, "text", self.guild_id, position=len(self._channel_names)
-        )
+        guild_id = self.guild_id if guild is None else guild.id
+        channel = Channel(self.new_id(), name, "text", guild_id, position=len(self._channel_names))
         self.channels[channel.id] = channel
         self._channel_names[name] = channel
         return channel
@@ -218,7 +262,7 @@ class World:
             self.new_id(),
             name,
             "private_thread" if private else "public_thread",
-            self.guild_id,
+            parent.guild_id,
             parent_id=parent.id,
             owner_id=(owner or self._names["alice"]).id,
         )
@@ -249,23 +293,39 @@ class World:
     def named_roles(self) -> Named[Role]:
         return Named(self._role_names)
 
-    def guild_channels(self) -> list[Channel]:
-        """The guild's channels, threads aside (GUILD_CREATE lists those apart)."""
-        return [c for c in self.channels.values() if not c.is_dm and not c.is_thread]
+    def guild_channels(self, guild_id: int | None = None) -> list[Channel]:
+        """A guild's channels (default: the first guild's), threads aside (GUILD_CREATE lists
+        those apart)."""
+        guild_id = self.guild_id if guild_id is None else guild_id
+        return [
+            c
+            for c in self.channels.values()
+            if c.guild_id == guild_id and not c.is_dm and not c.is_thread
+        ]
 
-    def threads(self) -> list[Channel]:
-        return [c for c in self.channels.values() if c.is_thread]
+    def threads(self, guild_id: int | None = None) -> list[Channel]:
+        guild_id = self.guild_id if guild_id is None else guild_id
+        return [c for c in self.channels.values() if c.is_thread and c.guild_id == guild_id]
 
-    def permissions_of(self, user_id: int) -> int:
-        """Guild-level permissions, resolved as Discord does (owner and Administrator: all)."""
+    def guild_roles(self, guild_id: int) -> list[Role]:
+        return [r for r in self.roles.values() if r.guild_id == guild_id]
+
+    def member_roles(self, member: Member, guild_id: int) -> list[int]:
+        """The ids of ``member``'s roles in ``guild_id``."""
+        return [
+            r for r in member.role_ids if r in self.roles and self.roles[r].guild_id == guild_id
+        ]
+
+    def permissions_of(self, user_id: int, guild_id: int | None = None) -> int:
+        """Permissions in a guild (default: the first), resolved as Discord does (owner and
+        Administrator: all)."""
         if user_id == self.owner.id:
             return ALL_PERMISSIONS
         member = self.members.get(user_id)
         if member is None:
             return 0
-        value = self.roles[self.guild_id].permissions
-        for role_id in member.role_ids:
-            role = self.roles.get(role_id)
-            if role is not None:
-                value |= role.permissions
+        guild_id = self.guild_id if guild_id is None else guild_id
+        value = self.roles[guild_id].permissions
+        for role_id in self.member_roles(member, guild_id):
+            value |= self.roles[role_id].permissions
         return ALL_PERMISSIONS if value & ADMINISTRATOR else value
