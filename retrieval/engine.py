@@ -97,6 +97,20 @@ class Engine:
         self._swap(version)
         return True
 
+    def refresh(self) -> str | None:
+        """Serve the version CURRENT names now, if it is not the one served: another process,
+        or a copy from a build machine, published it. Returns its name, or None when it is the
+        one served. Raises IndexUnavailable when it cannot be opened; the served one stays."""
+        folder = current_version(self.index_dir)
+        served = self._served
+        if served is not None and served.version.name == folder.name:
+            return None
+        version = IndexVersion.open(
+            folder, model=self.encoder.name, dimension=self.encoder.dimension
+        )
+        self._swap(version)
+        return version.name
+
     def _swap(self, version: IndexVersion) -> None:
         with self._lock:
             old, self._served = self._served, _Lease(version)
