@@ -14,7 +14,14 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 
-from bot.settings import Settings, SettingsError, check_threshold, load_settings
+from bot.settings import (
+    Settings,
+    SettingsError,
+    check_shards,
+    check_threshold,
+    load_settings,
+    shard_ids_from,
+)
 from bot.terminal import (
     answer_json,
     format_answer,
@@ -33,6 +40,13 @@ def _threshold(text: str) -> float:
         return check_threshold(float(text), "--threshold")
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number; use 0 to 1.") from None
+    except SettingsError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _shard_ids(text: str) -> tuple[int, ...]:
+    try:
+        return shard_ids_from(text, "--shard-ids")
     except SettingsError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
@@ -92,7 +106,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--mode", choices=MODES, default="hybrid")
     p.add_argument("--json", action="store_true", help="print exactly one JSON object")
 
-    sub.add_parser("run", help="start the Discord bot (needs DISCORD_TOKEN)")
+    p = sub.add_parser("run", help="start the Discord bot (needs DISCORD_TOKEN)")
+    p.add_argument("--shard-count", type=int, help="total shards (CITEBOT_SHARD_COUNT)")
+    p.add_argument(
+        "--shard-ids",
+        type=_shard_ids,
+        help="shards this process runs, e.g. 0,1 (CITEBOT_SHARD_IDS)",
+    )
     sub.add_parser("chat", help="talk to the bot in this terminal through the local Discord")
     p = sub.add_parser("demo", help="index, start the bot on the local Discord, ask one question")
     p.add_argument("question", nargs="?", default="When is Lee visiting Japan?")
@@ -216,6 +236,9 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
         from bot.evaluate import run_eval_command
 
         return run_eval_command(settings, args)
+    if args.command == "run":
+        settings = settings.with_overrides(shard_count=args.shard_count, shard_ids=args.shard_ids)
+        check_shards(settings.shard_count, settings.shard_ids, "--shard-ids")
     from bot.app import run_command
 
     return run_command(settings, args)
