@@ -11,6 +11,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict
 from pathlib import Path
 
@@ -30,7 +31,8 @@ from bot.terminal import (
     format_verification,
 )
 from bot.wiring import build_engine
-from retrieval import MODES, CitebotError, verify_served
+from retrieval import MODES, CitebotError, Engine, verify_served
+from retrieval.build.embedding import Embedder
 
 log = logging.getLogger("citebot")
 
@@ -82,6 +84,20 @@ def _parser() -> argparse.ArgumentParser:
         "postings, without embedding)",
     )
 
+    p.add_argument(
+        "--ray",
+        nargs="?",
+        const="",
+        metavar="ADDRESS",
+        help="embed on Ray (pip install 'citebot[ray]'): the cluster at ADDRESS, or without one "
+        "a Ray started here; see docs/scaling.md",
+    )
+    p.add_argument(
+        "--ray-workers",
+        type=int,
+        metavar="N",
+        help="encoder actors on Ray, one CPU each (default: every CPU of the cluster)",
+    )
     p.add_argument(
         "--allow-shrink",
         action="store_true",
@@ -140,16 +156,39 @@ def _progress_bar() -> tuple[object, object]:
     return progress, close
 
 
+def _embedder(
+    settings: Settings, engine: Engine, args: argparse.Namespace
+) -> AbstractContextManager[Embedder | None]:
+    """Where `index` embeds: here, or with `--ray` on a Ray cluster (imported only then)."""
+    if args.ray is None:
+        return nullcontext()
+    from retrieval.build.ray_embedding import ray_embedder
+
+    return ray_embedder(
+        settings.model,
+        settings.encoder,
+        dimension=engine.encoder.dimension,
+        address=args.ray or None,
+        workers=args.ray_workers,
+    )
+
+
 def _cmd_index(settings: Settings, args: argparse.Namespace) -> int:
+    if args.ray_workers is not None and args.ray is None:
+        raise CitebotError("--ray-workers needs --ray.")
+    if args.ray_workers is not None and args.ray_workers < 1:
+        raise CitebotError(f"--ray-workers of {args.ray_workers} is too few; use 1 or more.")
     engine = build_engine(settings.with_overrides(articles_dir=args.path))
     progress, close = _progress_bar()
     try:
-        report = engine.reindex(
-            progress=progress,  # type: ignore[arg-type]
-            full=args.full,
-            rewrite=args.rewrite,
-            max_shrink=None if args.allow_shrink else settings.max_shrink,
-        )
+        with _embedder(settings, engine, args) as embedder:
+            report = engine.reindex(
+                progress=progress,  # type: ignore[arg-type]
+                full=args.full,
+                rewrite=args.rewrite,
+                max_shrink=None if args.allow_shrink else settings.max_shrink,
+                embedder=embedder,
+            )
     finally:
         close()  # type: ignore[operator]
         engine.close()
