@@ -16,12 +16,13 @@ import pytest
 
 from bot.cli import main
 from bot.client import CitebotBot, ShardedCitebotBot, make_bot
+from bot.collections import collection_folders
 from bot.settings import Settings, SettingsError, settings_from
 from localdiscord import Channel, LocalDiscord
 from retrieval import Engine
 from retrieval.encode.fake import FakeEncoder
 from tests.bot.conftest import CHIPS, embed_of
-from tests.conftest import REPO
+from tests.conftest import REPO, write_corpus
 
 # Shaped like a real bot token (three dot-separated parts), which the settings check.
 TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4OQ.GabcDE.localdiscord-sharded-bot-token-0123456789"
@@ -175,3 +176,35 @@ async def test_two_processes_with_two_shards_each_answer_every_question_once(
             assert b.returncode is None
     identified = sorted(c.shard for c in fake.connections if c.opened_with == "identify")
     assert identified == everyone  # one IDENTIFY per shard: no shard ran twice
+
+
+async def test_a_sharded_process_opens_only_its_own_servers_collections(
+    fake_engine: Engine, tmp_path: Path
+) -> None:
+    """Per-server collections open on first use, so a process running shard 1 of 2 opens the
+    collection of its shard's server only; the other server's events go to shard 0."""
+    root = tmp_path / "collections"
+    async with LocalDiscord(shard_count=2) as fake:
+        mine = await fake.add_guild("Mine", ("mine",), shard=(1, 2))
+        other = await fake.add_guild("Other", ("other",), shard=(0, 2))
+        for guild in (mine, other):
+            articles, index = collection_folders(root, f"server-{guild.id}")
+            engine = Engine(index, write_corpus(articles), FakeEncoder())
+            await asyncio.to_thread(engine.reindex)
+            engine.close()
+        settings = Settings(
+            model="fake", collections_dir=root, shard_count=2, shard_ids=(1,), index_poll=0.0
+        )
+        async with fake.running(
+            lambda: make_bot(settings, fake_engine, **fake.client_options)
+        ) as session:
+            there = await fake.post_user_message(
+                fake.users.alice, fake.channels.other, f"{fake.bot_user.mention} {CHIPS}"
+            )
+            here = await session.send_message(CHIPS, channel=fake.channels.mine, mention_bot=True)
+            [reply] = await here.wait_messages()
+            await asyncio.sleep(0.5)  # an answer in the other server would have landed by now
+            opened = session.bot.collections.open_names()
+    assert embed_of(reply).description == f"> {CHIPS_SNIPPET}"
+    assert opened == [f"server-{mine.id}"]
+    assert not fake.messages.replies.get(there.id)
