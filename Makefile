@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+RAY_STAMP := $(VENV)/.installed-ray
 
 .PHONY: setup demo test test-fast lint bench reader clean
 
@@ -16,10 +17,16 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
+# Ray is an optional extra (citebot[ray], for `citebot index --ray`): the tests build on a
+# local Ray, so `make test` installs it; `make setup` and `make demo` stay without it.
+$(RAY_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet -e ".[dev,ray]"
+	touch $(RAY_STAMP)
+
 demo: setup
 	$(BIN)/citebot demo
 
-test: setup
+test: setup $(RAY_STAMP)
 	$(BIN)/ruff check bot retrieval localdiscord training tests benchmarks
 	$(BIN)/ruff format --check bot retrieval localdiscord training tests benchmarks
 	$(BIN)/mypy

@@ -11,7 +11,7 @@ from typing import Any
 import aiohttp
 import discord
 
-from bot.client import CitebotBot
+from bot.client import make_bot
 from bot.settings import Secret, Settings
 from bot.wiring import build_engine
 from retrieval import CitebotError
@@ -58,7 +58,7 @@ def run_discord(settings: Settings) -> int:
 async def serve(settings: Settings, token: Secret, **client_options: Any) -> None:
     """Run the bot until cancelled. The engine (and its model) is built in a worker thread in
     setup_hook, after login and before the bot connects; `client_options` go to discord.py."""
-    bot = CitebotBot(settings, partial(build_engine, settings), **client_options)
+    bot = make_bot(settings, partial(build_engine, settings), **client_options)
     async with bot:
         try:
             await bot.start(token.reveal())

@@ -11,10 +11,18 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict
 from pathlib import Path
 
-from bot.settings import Settings, SettingsError, check_threshold, load_settings
+from bot.settings import (
+    Settings,
+    SettingsError,
+    check_shards,
+    check_threshold,
+    load_settings,
+    shard_ids_from,
+)
 from bot.terminal import (
     answer_json,
     format_answer,
@@ -23,7 +31,8 @@ from bot.terminal import (
     format_verification,
 )
 from bot.wiring import build_engine
-from retrieval import MODES, CitebotError, verify_served
+from retrieval import MODES, CitebotError, Engine, verify_served
+from retrieval.build.embedding import Embedder
 
 log = logging.getLogger("citebot")
 
@@ -33,6 +42,13 @@ def _threshold(text: str) -> float:
         return check_threshold(float(text), "--threshold")
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number; use 0 to 1.") from None
+    except SettingsError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _shard_ids(text: str) -> tuple[int, ...]:
+    try:
+        return shard_ids_from(text, "--shard-ids")
     except SettingsError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
@@ -74,6 +90,20 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     p.add_argument(
+        "--ray",
+        nargs="?",
+        const="",
+        metavar="ADDRESS",
+        help="embed on Ray (pip install 'citebot[ray]'): the cluster at ADDRESS, or without one "
+        "a Ray started here; see docs/scaling.md",
+    )
+    p.add_argument(
+        "--ray-workers",
+        type=int,
+        metavar="N",
+        help="encoder actors on Ray, one CPU each (default: every CPU of the cluster)",
+    )
+    p.add_argument(
         "--allow-shrink",
         action="store_true",
         help="allow a reindex that drops more of the indexed articles than CITEBOT_MAX_SHRINK "
@@ -102,7 +132,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--mode", choices=MODES, default="hybrid")
     p.add_argument("--json", action="store_true", help="print exactly one JSON object")
 
-    sub.add_parser("run", help="start the Discord bot (needs DISCORD_TOKEN)")
+    p = sub.add_parser("run", help="start the Discord bot (needs DISCORD_TOKEN)")
+    p.add_argument("--shard-count", type=int, help="total shards (CITEBOT_SHARD_COUNT)")
+    p.add_argument(
+        "--shard-ids",
+        type=_shard_ids,
+        help="shards this process runs, e.g. 0,1 (CITEBOT_SHARD_IDS)",
+    )
     sub.add_parser("chat", help="talk to the bot in this terminal through the local Discord")
     p = sub.add_parser("demo", help="index, start the bot on the local Discord, ask one question")
     p.add_argument("question", nargs="?", default="When is Lee visiting Japan?")
@@ -130,16 +166,39 @@ def _progress_bar() -> tuple[object, object]:
     return progress, close
 
 
+def _embedder(
+    settings: Settings, engine: Engine, args: argparse.Namespace
+) -> AbstractContextManager[Embedder | None]:
+    """Where `index` embeds: here, or with `--ray` on a Ray cluster (imported only then)."""
+    if args.ray is None:
+        return nullcontext()
+    from retrieval.build.ray_embedding import ray_embedder
+
+    return ray_embedder(
+        settings.model,
+        settings.encoder,
+        dimension=engine.encoder.dimension,
+        address=args.ray or None,
+        workers=args.ray_workers,
+    )
+
+
 def _cmd_index(settings: Settings, args: argparse.Namespace) -> int:
+    if args.ray_workers is not None and args.ray is None:
+        raise CitebotError("--ray-workers needs --ray.")
+    if args.ray_workers is not None and args.ray_workers < 1:
+        raise CitebotError(f"--ray-workers of {args.ray_workers} is too few; use 1 or more.")
     engine = build_engine(settings.with_overrides(articles_dir=args.path))
     progress, close = _progress_bar()
     try:
-        report = engine.reindex(
-            progress=progress,  # type: ignore[arg-type]
-            full=args.full,
-            rewrite=args.rewrite,
-            max_shrink=None if args.allow_shrink else settings.max_shrink,
-        )
+        with _embedder(settings, engine, args) as embedder:
+            report = engine.reindex(
+                progress=progress,  # type: ignore[arg-type]
+                full=args.full,
+                rewrite=args.rewrite,
+                max_shrink=None if args.allow_shrink else settings.max_shrink,
+                embedder=embedder,
+            )
     finally:
         close()  # type: ignore[operator]
         engine.close()
@@ -257,6 +316,9 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
         from bot.evaluate import run_eval_command
 
         return run_eval_command(settings, args)
+    if args.command == "run":
+        settings = settings.with_overrides(shard_count=args.shard_count, shard_ids=args.shard_ids)
+        check_shards(settings.shard_count, settings.shard_ids, "--shard-ids")
     from bot.app import run_command
 
     return run_command(settings, args)

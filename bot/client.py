@@ -32,6 +32,7 @@ EXTENSIONS = (
     "bot.cogs.ask",
     "bot.cogs.messages",
     "bot.cogs.reindex",
+    "bot.cogs.replicas",
     "bot.cogs.sources",
     "bot.cogs.status",
 )
@@ -156,3 +157,24 @@ class CitebotBot(commands.Bot):
         if self._engine_factory is not None and self._engine is not None:
             engine, self._engine = self._engine, None
             await asyncio.to_thread(engine.close)
+
+
+class ShardedCitebotBot(CitebotBot, commands.AutoShardedBot):
+    """citebot on discord.py's AutoShardedBot: this process runs `settings.shard_ids` (all when
+    empty) of `settings.shard_count` shards, so it receives the events of those shards' servers
+    only, and other processes serve the rest (docs/scaling.md)."""
+
+
+def make_bot(
+    settings: Settings, engine: Engine | Callable[[], Engine], **options: Any
+) -> CitebotBot:
+    """The bot the settings ask for: sharded when they give a shard count."""
+    if settings.shard_count is None:
+        return CitebotBot(settings, engine, **options)
+    return ShardedCitebotBot(
+        settings,
+        engine,
+        shard_count=settings.shard_count,
+        shard_ids=list(settings.shard_ids) or None,
+        **options,
+    )

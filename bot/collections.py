@@ -139,6 +139,19 @@ class Collections:
             collection.users -= 1
             collection.last_used = self._clock()
 
+    @contextlib.asynccontextmanager
+    async def each_idle(self) -> AsyncIterator[list[Collection]]:
+        """The open collections not reindexing (nor adding, removing), kept open while the block
+        runs without counting as a use (background work, such as looking for new versions)."""
+        held = [c for c in self._open.values() if not c.lock.locked()]
+        for collection in held:
+            collection.users += 1
+        try:
+            yield held
+        finally:
+            for collection in held:
+                collection.users -= 1
+
     async def _get(self, name: str) -> Collection:
         found = self._open.get(name)
         if found is not None:

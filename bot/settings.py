@@ -86,6 +86,12 @@ class Settings:
     dm_collection: str | None = None
     max_open_collections: int = 8
     collection_idle: float = 900.0
+    # Sharding (docs/scaling.md): this process runs `shard_ids` (all when empty) of
+    # `shard_count` shards; None: one unsharded connection.
+    shard_count: int | None = None
+    shard_ids: tuple[int, ...] = ()
+    # Seconds between checks for a new CURRENT copied in by a replica; 0: never.
+    index_poll: float = 30.0
 
     def with_overrides(self, **values: Any) -> Settings:
         """A copy with command-line flags applied (None means "not given")."""
@@ -251,6 +257,32 @@ def _choice(
     return default
 
 
+def check_shards(count: int | None, ids: tuple[int, ...], key: str = "CITEBOT_SHARD_IDS") -> None:
+    """Shard ids need a shard count, and each is below it (shards are numbered from 0)."""
+    if count is None:
+        if ids:
+            raise SettingsError(
+                f"{key} needs a shard count too: --shard-count or CITEBOT_SHARD_COUNT."
+            )
+        return
+    if count < 1:
+        raise SettingsError(f"A shard count of {count} is too small; use 1 or more.")
+    bad = [i for i in ids if not 0 <= i < count]
+    if bad or len(set(ids)) != len(ids):
+        raise SettingsError(
+            f"{key} {','.join(map(str, ids))} must name distinct shards from 0 to {count - 1} "
+            f"(a shard count of {count})."
+        )
+
+
+def shard_ids_from(raw: str, key: str = "CITEBOT_SHARD_IDS") -> tuple[int, ...]:
+    """`0,1` as (0, 1); empty as ()."""
+    parts = [p.strip() for p in raw.split(",") if p.strip()]
+    if not all(p.isdigit() for p in parts):
+        raise SettingsError(f"{key}={raw!r} is not a list of shard numbers; write it as 0,1.")
+    return tuple(int(p) for p in parts)
+
+
 def settings_from(env: Mapping[str, str]) -> Settings:
     """Build Settings from a mapping of keys to strings; raises SettingsError, also for a
     `CITEBOT_*` key citebot does not read (a misspelling would otherwise pass in silence)."""
@@ -272,6 +304,9 @@ def _settings_from(env: Mapping[str, str]) -> Settings:
     if guild is not None and not 15 <= len(str(guild)) <= 21:
         raise SettingsError(f"CITEBOT_GUILD_ID={guild} is not a Discord server id; fix it in .env.")
     defaults = Settings()
+    shard_count = _int(env, "CITEBOT_SHARD_COUNT", None, minimum=1)
+    shard_ids = shard_ids_from(env.get("CITEBOT_SHARD_IDS", ""))
+    check_shards(shard_count, shard_ids)
     return Settings(
         articles_dir=_path(env, "CITEBOT_ARTICLES_DIR", defaults.articles_dir),
         index_dir=_path(env, "CITEBOT_INDEX_DIR", defaults.index_dir),
@@ -309,6 +344,9 @@ def _settings_from(env: Mapping[str, str]) -> Settings:
         or 0,
         fetch_allow=_networks(env, "CITEBOT_FETCH_ALLOW"),
         **_collections(env, defaults),
+        shard_count=shard_count,
+        shard_ids=shard_ids,
+        index_poll=_float(env, "CITEBOT_INDEX_POLL", defaults.index_poll, 0.0, 86400.0),
     )
 
 

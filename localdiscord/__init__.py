@@ -10,6 +10,10 @@ discord.py bot, for tests and for ``citebot chat``. Built against discord.py 2.7
             await session.send_message("...", channel=thread)
             file = session.upload("story.txt", b"...")  # an attachment option's value
             await session.invoke("add", {"file": file})
+
+    async with LocalDiscord(shard_count=2) as fake:   # /gateway/bot recommends 2 shards
+        await fake.add_guild("Server 2", ("general-2",), shard=(1, 2))   # routed to shard 1
+        async with fake.running(lambda: MyAutoShardedBot(shard_ids=[1], shard_count=2)): ...
 """
 
 from .errors import BotNotReady, InteractionFailed, InvocationError, LocalDiscordError

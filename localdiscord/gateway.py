@@ -1,9 +1,14 @@
 """The gateway websocket: HELLO, IDENTIFY -> READY + GUILD_CREATE, heartbeats, RESUME, dispatch.
 
 Frames are plain JSON text. discord.py asks for ``compress=zlib-stream`` but only inflates binary
-frames, so uncompressed text frames work. One session (the bot) is tracked; dispatches are
+frames, so uncompressed text frames work. One session per shard is tracked; dispatches are
 numbered and kept, so a RESUME after op 7 (or a dropped socket) replays exactly what the bot
 missed, then sends RESUMED, as Discord does.
+
+Sharding as on Discord: IDENTIFY may carry ``shard: [shard_id, shard_count]``; a shard receives
+the events of the guilds with ``(guild_id >> 22) % shard_count == shard_id``, and shard 0 also
+receives DMs. With ``shard_count`` above 1 (what ``/gateway/bot`` recommends), an unsharded
+IDENTIFY is closed with 4011, as Discord does for a bot that must shard.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ INTENT_MESSAGE_CONTENT = 1 << 15
 
 CLOSE_UNKNOWN_OPCODE, CLOSE_DECODE_ERROR, CLOSE_NOT_AUTHENTICATED = 4001, 4002, 4003
 CLOSE_AUTHENTICATION_FAILED = 4004
+CLOSE_INVALID_SHARD, CLOSE_SHARDING_REQUIRED = 4010, 4011
 BACKLOG = 10_000
 
 
@@ -48,6 +54,7 @@ class ConnectionRecord:
     path: str
     opened_with: Literal["pending", "identify", "resume", "refused"] = "pending"
     replayed: int = 0  # dispatches replayed on RESUME
+    shard: tuple[int, int] | None = None  # (shard_id, shard_count) once identified or resumed
 
 
 @dataclass(eq=False)
@@ -72,10 +79,18 @@ class _Connection:
 class _Session:
     session_id: str
     intents: int
+    shard: tuple[int, int] = (0, 1)
     seq: int = 0
     backlog: deque[tuple[int, str]] = field(default_factory=lambda: deque(maxlen=BACKLOG))
     conn: _Connection | None = None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    def receives(self, guild_id: int | None) -> bool:
+        """Whether this shard gets the events of ``guild_id`` (None: a DM, for shard 0)."""
+        shard_id, shard_count = self.shard
+        if guild_id is None:
+            return shard_id == 0
+        return (guild_id >> 22) % shard_count == shard_id
 
     async def dispatch(self, event: str, data: Any) -> None:
         """Number, keep and (if connected) send one event. Caller holds ``lock``."""
@@ -88,54 +103,73 @@ class _Session:
 
 class Gateway:
     def __init__(
-        self, world: World, changes: Changes, *, token: str, heartbeat_interval: float
+        self,
+        world: World,
+        changes: Changes,
+        *,
+        token: str,
+        heartbeat_interval: float,
+        shard_count: int = 1,
     ) -> None:
         self.world = world
         self.changes = changes
         self.token = token
         self.heartbeat_interval = heartbeat_interval
+        self.shard_count = shard_count
         self.resume_url = ""  # set by the server once its port is known
         self.connections: list[ConnectionRecord] = []
         self.identifies = 0
         self.resumes = 0
-        self._session: _Session | None = None
+        self._sessions: dict[tuple[int, int], _Session] = {}
         self._open: set[_Connection] = set()
 
     # -- for the server and tests -----------------------------------------------------------
 
     @property
     def intents(self) -> int | None:
-        """The identified bot's intents, or None before IDENTIFY."""
-        return None if self._session is None else self._session.intents
+        """The identified bot's intents (its first shard's), or None before IDENTIFY."""
+        session = next(iter(self._sessions.values()), None)
+        return None if session is None else session.intents
 
     def has_intent(self, bit: int) -> bool:
-        return self._session is not None and bool(self._session.intents & bit)
+        intents = self.intents
+        return intents is not None and bool(intents & bit)
 
-    async def dispatch(self, event: str, data: Any) -> None:
-        """Send an event to the bot; dropped if no bot has identified yet."""
-        session = self._session
-        if session is None:
-            return
-        async with session.lock:
-            await session.dispatch(event, data)
+    def connected_shards(self) -> list[tuple[int, int]]:
+        """The ``(shard_id, shard_count)`` of each session with an open socket, sorted."""
+        return sorted(key for key, s in self._sessions.items() if s.conn is not None)
 
-    async def request_reconnect(self) -> None:
+    async def dispatch(self, event: str, data: Any, *, guild_id: int | None = None) -> None:
+        """Send an event to the shard of its guild (``guild_id``, else ``data["guild_id"]``;
+        none: a DM, for shard 0); dropped if that shard has not identified."""
+        if guild_id is None and isinstance(data, dict) and data.get("guild_id"):
+            guild_id = int(data["guild_id"])
+        for session in list(self._sessions.values()):
+            if session.receives(guild_id):
+                async with session.lock:
+                    await session.dispatch(event, data)
+
+    def _connected(self, shard_id: int) -> _Session:
+        for session in self._sessions.values():
+            if session.shard[0] == shard_id and session.conn is not None:
+                return session
+        raise LocalDiscordError(f"no bot is connected to the gateway as shard {shard_id} now")
+
+    async def request_reconnect(self, shard_id: int = 0) -> None:
         """Send op 7 RECONNECT; the bot closes and RESUMEs on ``resume_gateway_url``."""
-        session = self._session
-        if session is None or session.conn is None:
-            raise LocalDiscordError("no bot is connected to the gateway right now")
+        session = self._connected(shard_id)
         async with session.lock:
             conn, session.conn = session.conn, None  # later events wait in the backlog
-            await conn.send({"op": OP_RECONNECT, "d": None, "s": None, "t": None})
+            if conn is not None:
+                await conn.send({"op": OP_RECONNECT, "d": None, "s": None, "t": None})
 
-    async def drop_connection(self, code: int = 4000) -> None:
+    async def drop_connection(self, code: int = 4000, shard_id: int = 0) -> None:
         """Close the bot's socket with ``code`` (4000: resumable), as a network fault would."""
-        session = self._session
-        if session is None or session.conn is None:
-            raise LocalDiscordError("no bot is connected to the gateway right now")
+        session = self._connected(shard_id)
         async with session.lock:
             conn, session.conn = session.conn, None
-        await conn.ws.close(code=code, message=b"localdiscord: dropped")
+        if conn is not None:
+            await conn.ws.close(code=code, message=b"localdiscord: dropped")
 
     async def close_all(self) -> None:
         for conn in list(self._open):
@@ -171,9 +205,9 @@ class Gateway:
                 await self._on_frame(conn, frame)
         finally:
             self._open.discard(conn)
-            session = self._session
-            if session is not None and session.conn is conn:
-                session.conn = None
+            for session in self._sessions.values():
+                if session.conn is conn:
+                    session.conn = None
             self.changes.changed()
         return ws
 
@@ -197,18 +231,29 @@ class Gateway:
             conn.record.opened_with = "refused"
             await conn.ws.close(code=CLOSE_AUTHENTICATION_FAILED, message=b"Authentication failed.")
             return
-        session = _Session(secrets.token_hex(16), int(data.get("intents") or 0), conn=conn)
-        self._session = session
+        shard = await self._check_shard(conn, data.get("shard"))
+        if shard is None:
+            return
+        session = _Session(
+            secrets.token_hex(16), int(data.get("intents") or 0), shard=shard, conn=conn
+        )
+        self._sessions[shard] = session  # a new IDENTIFY for a shard replaces its session
         conn.record.opened_with = "identify"
+        conn.record.shard = shard
+        guild_ids = [g for g in self.world.guilds if session.receives(g)]
         async with session.lock:
             await session.dispatch(
                 "READY",
                 payloads.ready_payload(
-                    self.world, session_id=session.session_id, resume_url=self.resume_url
+                    self.world,
+                    session_id=session.session_id,
+                    resume_url=self.resume_url,
+                    guild_ids=guild_ids,
+                    shard=shard,
                 ),
             )
             all_members = bool(session.intents & INTENT_GUILD_MEMBERS)
-            for guild_id in self.world.guilds:
+            for guild_id in guild_ids:
                 await session.dispatch(
                     "GUILD_CREATE",
                     payloads.guild_payload(self.world, all_members=all_members, guild_id=guild_id),
@@ -216,13 +261,27 @@ class Gateway:
         self.identifies += 1
         self.changes.changed()
 
+    async def _check_shard(self, conn: _Connection, shard: Any) -> tuple[int, int] | None:
+        """IDENTIFY's ``shard``, or None once the socket is closed for a bad or missing one."""
+        try:
+            shard_id, shard_count = (0, 1) if shard is None else (int(shard[0]), int(shard[1]))
+        except (TypeError, ValueError, IndexError, KeyError):
+            shard_id, shard_count = -1, 0
+        if not 0 <= shard_id < shard_count:
+            conn.record.opened_with = "refused"
+            await conn.ws.close(code=CLOSE_INVALID_SHARD, message=b"Invalid shard.")
+            return None
+        if shard_count == 1 and self.shard_count > 1:
+            conn.record.opened_with = "refused"
+            await conn.ws.close(code=CLOSE_SHARDING_REQUIRED, message=b"Sharding required.")
+            return None
+        return shard_id, shard_count
+
     async def _resume(self, conn: _Connection, data: JSON) -> None:
-        session = self._session
-        valid = (
-            session is not None
-            and data.get("token") == self.token
-            and data.get("session_id") == session.session_id
+        session = next(
+            (s for s in self._sessions.values() if s.session_id == data.get("session_id")), None
         )
+        valid = session is not None and data.get("token") == self.token
         if session is None or not valid:
             conn.record.opened_with = "refused"
             await conn.send({"op": OP_INVALID_SESSION, "d": False, "s": None, "t": None})
@@ -235,6 +294,7 @@ class Gateway:
             session.conn = conn
             await session.dispatch("RESUMED", {"_trace": ["localdiscord"]})  # must be an object
         conn.record.opened_with = "resume"
+        conn.record.shard = session.shard
         conn.record.replayed = len(missed)
         self.resumes += 1
         self.changes.changed()

@@ -68,6 +68,7 @@ def role_payload(role: Role) -> JSON:
 def member_payload(
     member: Member, *, with_user: bool = True, permissions: int | None = None
 ) -> JSON:
+    """A guild member; ``member`` holds their roles in that guild (``World.member_in``)."""
     data: JSON = {
         "roles": [str(r) for r in member.role_ids],
         "nick": member.nick,
@@ -151,10 +152,10 @@ def channel_payload(world: World, channel: Channel) -> JSON:
 
 
 def guild_payload(world: World, *, all_members: bool, guild_id: int | None = None) -> JSON:
-    """GUILD_CREATE (for the first guild by default). Without the members intent Discord sends
-    only the bot's own member; ``member_count`` always counts everyone, so a members-intent bot
-    finds the guild chunked."""
-    guild = world.guilds[guild_id or world.guild_id]
+    """GUILD_CREATE for ``guild_id`` (default: the first guild), each member with their roles
+    there. Without the members intent Discord sends only the bot's own member; ``member_count``
+    always counts everyone, so a members-intent bot finds the guild chunked."""
+    guild = world.guilds[world.guild_id if guild_id is None else guild_id]
     members = [
         member
         for m in world.members.values()
@@ -207,14 +208,22 @@ def guild_payload(world: World, *, all_members: bool, guild_id: int | None = Non
     }
 
 
-def ready_payload(world: World, *, session_id: str, resume_url: str) -> JSON:
+def ready_payload(
+    world: World,
+    *,
+    session_id: str,
+    resume_url: str,
+    guild_ids: list[int],
+    shard: tuple[int, int] = (0, 1),
+) -> JSON:
+    """READY for one shard: the guilds it receives, as unavailable until their GUILD_CREATE."""
     return {
         "v": 10,
         "user": client_user_payload(world.bot_user),
-        "guilds": [{"id": str(g), "unavailable": True} for g in world.guilds],
+        "guilds": [{"id": str(g), "unavailable": True} for g in guild_ids],
         "session_id": session_id,
         "resume_gateway_url": resume_url,
-        "shard": [0, 1],
+        "shard": list(shard),
         "application": {"id": str(world.bot_user.id), "flags": 0},
         "private_channels": [],
         "relationships": [],
@@ -312,7 +321,7 @@ def message_payload(
 def gateway_message(world: World, message: JSON, channel: Channel, author: User) -> JSON:
     """MESSAGE_CREATE/UPDATE carry ``guild_id`` and the author's partial ``member``."""
     data = dict(message)
-    if not channel.is_dm:
+    if channel.guild_id is not None:
         data["guild_id"] = str(channel.guild_id)
         member = world.member_in(author.id, channel.guild_id)
         if member is not None and message.get("webhook_id") is None:
@@ -353,12 +362,13 @@ def interaction_payload(
         payload["context"] = 1  # BOT_DM
         payload["authorizing_integration_owners"] = {"0": "0"}
     else:
+        guild_id = str(channel.guild_id)
         member = world.members.get(user.id) or Member(user)
         member = Member(member.user, role_ids, member.nick, member.joined_at)
-        payload["guild_id"] = str(channel.guild_id)
-        payload["guild"] = {"id": str(channel.guild_id), "locale": "en-US", "features": []}
+        payload["guild_id"] = guild_id
+        payload["guild"] = {"id": guild_id, "locale": "en-US", "features": []}
         payload["guild_locale"] = "en-US"
         payload["member"] = member_payload(member, permissions=permissions)
         payload["context"] = 0  # GUILD
-        payload["authorizing_integration_owners"] = {"0": str(channel.guild_id)}
+        payload["authorizing_integration_owners"] = {"0": guild_id}
     return payload

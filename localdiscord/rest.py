@@ -175,10 +175,12 @@ async def get_application(request: web.Request) -> web.Response:
 
 
 async def get_gateway(request: web.Request) -> web.Response:
-    url = _server(request).gateway_url
+    server = _server(request)
+    url = server.gateway_url
     if request.path.endswith("/bot"):
         limit = {"total": 1000, "remaining": 999, "reset_after": 0, "max_concurrency": 1}
-        return json_response({"url": url, "shards": 1, "session_start_limit": limit})
+        shards = server.gateway.shard_count  # what Discord recommends for this bot
+        return json_response({"url": url, "shards": shards, "session_start_limit": limit})
     return json_response({"url": url})
 
 

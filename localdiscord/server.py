@@ -24,6 +24,7 @@ from .errors import LocalDiscordError
 from .faults import Fault, Faults
 from .gateway import (
     INTENT_DIRECT_MESSAGES,
+    INTENT_GUILD_MEMBERS,
     INTENT_GUILD_MESSAGES,
     INTENT_GUILDS,
     INTENT_MESSAGE_CONTENT,
@@ -42,9 +43,11 @@ JSON = dict[str, Any]
 
 
 class LocalDiscord:
-    """A fake Discord for one bot: guild, users, channels, the REST API and the gateway.
+    """A fake Discord for one bot: guilds, users, channels, the REST API and the gateway.
 
     ``ack_deadline`` is how long the bot has to acknowledge an interaction (3 s on Discord).
+    ``shard_count`` is the number of shards ``/gateway/bot`` recommends; above 1, the gateway
+    requires a sharded IDENTIFY. Bots in several processes may each run some of the shards.
     """
 
     def __init__(
@@ -57,6 +60,7 @@ class LocalDiscord:
         heartbeat_interval: float = 41.25,
         host: str = "127.0.0.1",
         port: int = 0,
+        shard_count: int = 1,
     ) -> None:
         self.token = token
         self.ack_deadline = ack_deadline
@@ -66,7 +70,11 @@ class LocalDiscord:
         self.commands = CommandRegistry(self.world)
         self.faults = Faults()
         self.gateway = Gateway(
-            self.world, self.changes, token=token, heartbeat_interval=heartbeat_interval
+            self.world,
+            self.changes,
+            token=token,
+            heartbeat_interval=heartbeat_interval,
+            shard_count=shard_count,
         )
         self.interactions = InteractionBook(self)
         self.uploads = UploadStore(self.world)
@@ -162,18 +170,26 @@ class LocalDiscord:
     def bot_user(self) -> User:
         return self.world.bot_user
 
+    async def add_guild(
+        self, name: str, channels: tuple[str, ...] = (), *, shard: tuple[int, int] | None = None
+    ) -> Guild:
+        """Add the bot to another guild, owned by ``users.owner``, every user a plain member,
+        with text ``channels`` (their names unique across guilds, so ``channels.lobby`` finds
+        one); ``shard=(shard_id, shard_count)`` picks an id that this shard receives. Before the
+        bot connects the guild arrives in its GUILD_CREATEs; a connected shard gets
+        GUILD_CREATE then, as when a bot joins a server."""
+        guild = self.world.add_guild(name, channels, shard=shard)
+        if self.gateway.has_intent(INTENT_GUILDS):
+            all_members = self.gateway.has_intent(INTENT_GUILD_MEMBERS)
+            data = payloads.guild_payload(self.world, all_members=all_members, guild_id=guild.id)
+            await self.gateway.dispatch("GUILD_CREATE", data, guild_id=guild.id)
+        self.changes.changed()
+        return guild
+
     @property
     def bot_messages(self) -> list[BotMessage]:
         """Every create, edit and delete the bot made, in order, as snapshots."""
         return list(self.messages.bot_log)
-
-    def add_guild(self, name: str, *, channels: tuple[str, ...] = ("lobby",)) -> Guild:
-        """Another guild the bot is in (before the bot connects: it arrives in GUILD_CREATE),
-        owned by ``users.owner``, every user a plain member; its channels by name in
-        ``channels``."""
-        if self.gateway.intents is not None:
-            raise LocalDiscordError("add guilds before the bot connects")
-        return self.world.add_guild(name, channels=channels)
 
     # -- uploads ----------------------------------------------------------------------------------
 
@@ -213,19 +229,21 @@ class LocalDiscord:
             method, path_regex, status, times=times, retry_after=retry_after, is_global=is_global
         )
 
-    async def request_reconnect(self, *, wait: bool = True, timeout: float = 10.0) -> None:
-        """Send op 7 RECONNECT; with ``wait``, return once the bot has RESUMEd."""
+    async def request_reconnect(
+        self, *, wait: bool = True, timeout: float = 10.0, shard_id: int = 0
+    ) -> None:
+        """Send op 7 RECONNECT to a shard; with ``wait``, return once it has RESUMEd."""
         before = self.gateway.resumes
-        await self.gateway.request_reconnect()
+        await self.gateway.request_reconnect(shard_id)
         if wait:
             await self._wait_resumed(before, timeout)
 
     async def drop_connection(
-        self, code: int = 4000, *, wait: bool = True, timeout: float = 10.0
+        self, code: int = 4000, *, wait: bool = True, timeout: float = 10.0, shard_id: int = 0
     ) -> None:
-        """Close the bot's gateway socket with ``code``; with ``wait``, until it has RESUMEd."""
+        """Close a shard's gateway socket with ``code``; with ``wait``, until it has RESUMEd."""
         before = self.gateway.resumes
-        await self.gateway.drop_connection(code)
+        await self.gateway.drop_connection(code, shard_id)
         if wait:
             await self._wait_resumed(before, timeout)
 
@@ -324,14 +342,12 @@ class LocalDiscord:
     ) -> PendingInteraction:
         self._require_bot()
         path = command.removeprefix("/").split()
-        registered = self.commands.find(path[0], guild_id=channel.guild_id)
-        member = self.world.member_in(user.id, channel.guild_id)
-        roles = list(member.role_ids if member else []) if role_ids is None else role_ids
-        perms = (
-            self.world.permissions_of(user.id, channel.guild_id)
-            if permissions is None
-            else permissions
-        )
+        guild_id = channel.guild_id
+        registered = self.commands.find(path[0], guild_id=guild_id)
+        if role_ids is None:  # the user's roles in this guild (none in a DM)
+            member = None if guild_id is None else self.world.member_in(user.id, guild_id)
+            role_ids = [] if member is None else member.role_ids
+        perms = self.world.permissions_of(user.id, guild_id) if permissions is None else permissions
         if check_visible:
             commands.check_visible(
                 self.world, registered, permissions=perms, in_dm=channel.is_dm, user_name=user.name
@@ -366,7 +382,7 @@ class LocalDiscord:
                 channel=channel,
                 data=data,
                 permissions=perms,
-                role_ids=roles,
+                role_ids=role_ids,
                 locale=locale,
             ),
         )

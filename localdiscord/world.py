@@ -36,6 +36,16 @@ class SnowflakeFactory:
         self._last = max(now, self._last + 1)
         return self._last
 
+    def routed(self, shard_id: int, shard_count: int) -> int:
+        """A new id that Discord's sharding formula, ``(id >> 22) % shard_count``, sends to
+        ``shard_id``: the timestamp part is moved on to the next millisecond that does."""
+        if not 0 <= shard_id < shard_count:
+            raise ValueError(f"shard {shard_id} is not below the shard count {shard_count}")
+        millis = (self() >> 22) + 1
+        millis += (shard_id - millis) % shard_count
+        self._last = millis << 22
+        return self._last
+
 
 @dataclass(frozen=True)
 class User:
@@ -49,6 +59,12 @@ class User:
 
 
 @dataclass(frozen=True)
+class Guild:
+    id: int
+    name: str
+
+
+@dataclass(frozen=True)
 class Role:
     id: int
     name: str
@@ -57,6 +73,7 @@ class Role:
     managed: bool = False
     # The bot whose integration made this role ("tags": {"bot_id": …}): a bot's own role.
     bot_id: int | None = None
+    guild_id: int = 0  # set by World.add_role
 
     @property
     def mention(self) -> str:
@@ -85,12 +102,6 @@ class Channel:
     @property
     def mention(self) -> str:
         return f"<#{self.id}>"
-
-
-@dataclass(frozen=True)
-class Guild:
-    id: int
-    name: str
 
 
 @dataclass
@@ -149,19 +160,19 @@ class World:
     Server, Manage Messages) and ``owner`` (guild owner, so every permission), channels
     ``general`` and ``news`` (threads are added with ``add_thread``), and the bot user.
 
-    ``add_guild`` adds another guild, owned by ``owner`` too, with every user a member holding
-    only its @everyone role; ``guild_id`` stays the first guild's."""
+    ``add_guild`` adds more guilds: every user is a member of each (holding only its @everyone
+    role there), ``owner`` owns them all, each has the channels it is given, and ``guild_id``
+    stays the first guild's."""
 
     def __init__(self, *, guild_name: str = "Local Guild", bot_name: str = "citebot") -> None:
         self.new_id = SnowflakeFactory()
         self.guild_id = self.new_id()
         self.guild_name = guild_name
+        self.guilds: dict[int, Guild] = {self.guild_id: Guild(self.guild_id, guild_name)}
         self.bot_user = User(self.new_id(), bot_name, bot=True)
         self.users: dict[int, User] = {self.bot_user.id: self.bot_user}
         self.members: dict[int, Member] = {}
         self.roles: dict[int, Role] = {}
-        self.role_guild: dict[int, int] = {}  # role id -> its guild
-        self.guilds: dict[int, Guild] = {self.guild_id: Guild(self.guild_id, guild_name)}
         self.channels: dict[int, Channel] = {}
         self._names: dict[str, User] = {}
         self._channel_names: dict[str, Channel] = {}
@@ -183,6 +194,26 @@ class World:
 
     # -- population -------------------------------------------------------------------------
 
+    def add_guild(
+        self, name: str, channels: tuple[str, ...] = (), *, shard: tuple[int, int] | None = None
+    ) -> Guild:
+        """Another guild, with text ``channels`` (names unique across the world, so tests can say
+        ``channels.lobby``) and the bot's own role. ``shard=(shard_id, shard_count)`` picks an id
+        that shard receives."""
+        guild_id = self.new_id() if shard is None else self.new_id.routed(*shard)
+        guild = self.guilds[guild_id] = Guild(guild_id, name)
+        self.add_role(
+            "@everyone", EVERYONE_PERMISSIONS, role_id=guild_id, position=0, guild_id=guild_id
+        )
+        bot_role = self.add_role(
+            self.bot_user.name, EVERYONE_PERMISSIONS, managed=True, guild_id=guild_id
+        )
+        self.roles[bot_role.id] = replace(bot_role, bot_id=self.bot_user.id)
+        self.members[self.bot_user.id].role_ids.append(bot_role.id)
+        for channel in channels:
+            self.add_channel(channel, guild_id=guild_id)
+        return guild
+
     def add_user(self, name: str, *, bot: bool = False, role_ids: list[int] | None = None) -> User:
         if name in self._names:
             raise ValueError(f"a user named {name!r} already exists; pick another name")
@@ -202,39 +233,25 @@ class World:
         managed: bool = False,
         guild_id: int | None = None,
     ) -> Role:
+        """A role in ``guild_id`` (default: the first guild); names are looked up in the first."""
         pos = next(self._positions) if position is None else position
-        role = Role(role_id or self.new_id(), name, permissions, pos, managed=managed)
-        self.roles[role.id] = role
-        self.role_guild[role.id] = guild_id or self.guild_id
-        self._role_names[name] = role
-        return role
-
-    def add_guild(self, name: str, *, channels: tuple[str, ...] = ()) -> Guild:
-        """Another guild the bot is in, with text channels named ``channels`` (names are unique
-        across guilds, so tests can say ``channels.lobby``)."""
-        guild = Guild(self.new_id(), name)
-        self.guilds[guild.id] = guild
-        everyone = Role(guild.id, "@everyone", EVERYONE_PERMISSIONS, 0)
-        self.roles[guild.id] = everyone
-        self.role_guild[guild.id] = guild.id
-        bot_role = Role(
-            self.new_id(), self.bot_user.name, EVERYONE_PERMISSIONS, 1, True, self.bot_user.id
+        guild_id = self.guild_id if guild_id is None else guild_id
+        role = Role(
+            role_id or self.new_id(), name, permissions, pos, managed=managed, guild_id=guild_id
         )
-        self.roles[bot_role.id] = bot_role
-        self.role_guild[bot_role.id] = guild.id
-        self.members[self.bot_user.id].role_ids.append(bot_role.id)
-        for channel in channels:
-            self.add_channel(channel, guild_id=guild.id)
-        return guild
+        self.roles[role.id] = role
+        if guild_id == self.guild_id:
+            self._role_names[name] = role
+        return role
 
     def add_channel(self, name: str, *, guild_id: int | None = None) -> Channel:
         if name in self._channel_names:
             raise ValueError(f"a channel named {name!r} already exists; pick another name")
-        guild = guild_id or self.guild_id
-        if guild not in self.guilds:
-            raise ValueError(f"no guild has id {guild}")
-        position = sum(1 for c in self.channels.values() if c.guild_id == guild)
-        channel = Channel(self.new_id(), name, "text", guild, position=position)
+        guild_id = self.guild_id if guild_id is None else guild_id
+        if guild_id not in self.guilds:
+            raise ValueError(f"no guild has id {guild_id}")
+        position = sum(1 for c in self.channels.values() if c.guild_id == guild_id)
+        channel = Channel(self.new_id(), name, "text", guild_id, position=position)
         self.channels[channel.id] = channel
         self._channel_names[name] = channel
         return channel
@@ -284,43 +301,44 @@ class World:
         return Named(self._role_names)
 
     def guild_channels(self, guild_id: int | None = None) -> list[Channel]:
-        """A guild's channels (the first guild's by default), threads aside (GUILD_CREATE lists
+        """A guild's channels (default: the first guild's), threads aside (GUILD_CREATE lists
         those apart)."""
-        guild = guild_id or self.guild_id
+        guild_id = self.guild_id if guild_id is None else guild_id
         return [
             c
             for c in self.channels.values()
-            if c.guild_id == guild and not c.is_dm and not c.is_thread
+            if c.guild_id == guild_id and not c.is_dm and not c.is_thread
         ]
 
     def threads(self, guild_id: int | None = None) -> list[Channel]:
-        guild = guild_id or self.guild_id
-        return [c for c in self.channels.values() if c.is_thread and c.guild_id == guild]
+        guild_id = self.guild_id if guild_id is None else guild_id
+        return [c for c in self.channels.values() if c.is_thread and c.guild_id == guild_id]
 
     def guild_roles(self, guild_id: int | None = None) -> list[Role]:
-        guild = guild_id or self.guild_id
-        return [r for r in self.roles.values() if self.role_guild.get(r.id) == guild]
+        guild_id = self.guild_id if guild_id is None else guild_id
+        return [r for r in self.roles.values() if r.guild_id == guild_id]
 
     def member_in(self, user_id: int, guild_id: int | None = None) -> Member | None:
-        """The user as a member of a guild: their roles in that guild only."""
+        """The user as a member of a guild (default: the first): their roles there only."""
         member = self.members.get(user_id)
         if member is None:
             return None
-        guild = guild_id or self.guild_id
-        roles = [r for r in member.role_ids if self.role_guild.get(r) == guild]
+        guild_id = self.guild_id if guild_id is None else guild_id
+        roles = [
+            r for r in member.role_ids if r in self.roles and self.roles[r].guild_id == guild_id
+        ]
         return Member(member.user, roles, member.nick, member.joined_at)
 
     def permissions_of(self, user_id: int, guild_id: int | None = None) -> int:
-        """Guild-level permissions, resolved as Discord does (owner and Administrator: all)."""
+        """Permissions in a guild (default: the first), resolved as Discord does (owner and
+        Administrator: all)."""
         if user_id == self.owner.id:
             return ALL_PERMISSIONS
-        guild = guild_id or self.guild_id
-        member = self.member_in(user_id, guild)
+        guild_id = self.guild_id if guild_id is None else guild_id
+        member = self.member_in(user_id, guild_id)
         if member is None:
             return 0
-        value = self.roles[guild].permissions
+        value = self.roles[guild_id].permissions
         for role_id in member.role_ids:
-            role = self.roles.get(role_id)
-            if role is not None:
-                value |= role.permissions
+            value |= self.roles[role_id].permissions
         return ALL_PERMISSIONS if value & ADMINISTRATOR else value

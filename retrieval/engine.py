@@ -17,6 +17,7 @@ from pathlib import Path
 from retrieval.answer.choose import AnswerSettings, answer_question, source_of
 from retrieval.answer.reader import Reader
 from retrieval.answer.search import hits, rank_passages
+from retrieval.build.embedding import Embedder
 from retrieval.build.reindex import MAX_SHRINK, Progress, build_index, no_progress
 from retrieval.encode.encoder import Encoder
 from retrieval.errors import IndexUnavailable, InvalidQuestion
@@ -97,6 +98,20 @@ class Engine:
             return False
         self._swap(version)
         return True
+
+    def refresh(self) -> str | None:
+        """Serve the version CURRENT names now, if it is not the one served: another process,
+        or a copy from a build machine, published it. Returns its name, or None when it is the
+        one served. Raises IndexUnavailable when it cannot be opened; the served one stays."""
+        folder = current_version(self.index_dir)
+        served = self._served
+        if served is not None and served.version.name == folder.name:
+            return None
+        version = IndexVersion.open(
+            folder, model=self.encoder.name, dimension=self.encoder.dimension
+        )
+        self._swap(version)
+        return version.name
 
     def _swap(self, version: IndexVersion) -> None:
         with self._lock:
@@ -197,11 +212,13 @@ class Engine:
         full: bool = False,
         rewrite: bool = False,
         max_shrink: float | None = MAX_SHRINK,
+        embedder: Embedder | None = None,
     ) -> ReindexReport:
         """Rebuild incrementally from the articles folder, then serve the new version; `full`
         embeds every article afresh, reusing nothing; `rewrite` writes every file anew, reusing
         the vectors that match their checksums; a build dropping more than `max_shrink` of the
-        articles is refused (None allows it; see `build_index`)."""
+        articles is refused (None allows it; see `build_index`); `embedder` embeds on a
+        cluster instead of with this engine's encoder (ray_embedding.py)."""
         report = build_index(
             self.articles_dir,
             self.index_dir,
@@ -212,6 +229,7 @@ class Engine:
             rewrite=rewrite,
             passage_vectors=self.passage_vectors,
             max_shrink=max_shrink,
+            embedder=embedder,
         )
         served = self._served
         if served is None or served.version.name != report.stats.version:

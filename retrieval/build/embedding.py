@@ -20,6 +20,9 @@ EMBED_BATCH = 256
 _POOL_CHUNK = 65_536
 
 Ids = npt.NDArray[np.int64]
+# Embeds a build's texts, one row each in order, calling `progress(n)` as n more are done: in
+# this process (`local_embedder`), or on a cluster (ray_embedding.py).
+Embedder = Callable[[list[str], Callable[[int], None]], Vectors]
 
 
 def _reused(sources: list[int], old: VectorFile | None, dimension: int) -> tuple[Vectors, Ids]:
@@ -32,27 +35,33 @@ def _reused(sources: list[int], old: VectorFile | None, dimension: int) -> tuple
     return out, np.flatnonzero(~reuse)
 
 
-def _embed(texts: list[str], encoder: Encoder, progress: Callable[[int], None]) -> Vectors:
-    out = np.zeros((len(texts), encoder.dimension), dtype=np.float32)
-    for begin in range(0, len(texts), EMBED_BATCH):
-        batch = texts[begin : begin + EMBED_BATCH]
-        out[begin : begin + len(batch)] = encoder.encode_documents(batch)
-        progress(len(batch))
-    return out
+def local_embedder(encoder: Encoder) -> Embedder:
+    """Embed in this process, `EMBED_BATCH` texts at a time."""
+
+    def embed(texts: list[str], progress: Callable[[int], None]) -> Vectors:
+        out = np.zeros((len(texts), encoder.dimension), dtype=np.float32)
+        for begin in range(0, len(texts), EMBED_BATCH):
+            batch = texts[begin : begin + EMBED_BATCH]
+            out[begin : begin + len(batch)] = encoder.encode_documents(batch)
+            progress(len(batch))
+        return out
+
+    return embed
 
 
 def copied_or_embedded(
     sources: list[int],
     texts: list[str],
     old: VectorFile | None,
-    encoder: Encoder,
+    dimension: int,
+    embed: Embedder,
     progress: Callable[[int], None],
 ) -> tuple[Vectors, int]:
     """One vector per row: copied from row `sources[i]` of `old`, or, where that is EMBED,
     `texts[i]` embedded. Also returns how many were embedded; `progress(n)` after each batch."""
-    out, todo = _reused(sources, old, encoder.dimension)
+    out, todo = _reused(sources, old, dimension)
     if len(todo):
-        out[todo] = _embed([texts[i] for i in todo], encoder, progress)
+        out[todo] = embed([texts[i] for i in todo], progress)
     return out, len(todo)
 
 
@@ -71,14 +80,19 @@ def pooled_vectors(
     wanted: dict[str, str],
     sentence_vectors: Vectors,
     old: VectorFile | None,
-    encoder: Encoder,
+    dimension: int,
+    embed: Embedder,
     progress: Callable[[int], None],
 ) -> tuple[Vectors, int]:
     """Passage vectors copied from `old` or pooled from `sentence_vectors` and their title's
     (`wanted`: the titles to embed, by article id, as `titles_to_embed` gives them)."""
-    out, todo = _reused(rows.passage_source, old, encoder.dimension)
+    out, todo = _reused(rows.passage_source, old, dimension)
     title_row = {article: i for i, article in enumerate(wanted)}
-    title_vectors = _embed(list(wanted.values()), encoder, progress)
+    title_vectors = (
+        embed(list(wanted.values()), progress)
+        if wanted
+        else np.zeros((0, dimension), dtype=np.float32)
+    )
     for begin in range(0, len(todo), _POOL_CHUNK):
         chunk = todo[begin : begin + _POOL_CHUNK]
         passages = [rows.passages[i] for i in chunk]

@@ -26,7 +26,13 @@ from typing import NamedTuple
 
 import numpy as np
 
-from retrieval.build.embedding import copied_or_embedded, pooled_vectors, titles_to_embed
+from retrieval.build.embedding import (
+    Embedder,
+    copied_or_embedded,
+    local_embedder,
+    pooled_vectors,
+    titles_to_embed,
+)
 from retrieval.build.pooling import embedding_text
 from retrieval.build.publishing import (
     FINGERPRINT,
@@ -179,6 +185,7 @@ def build_index(
     rewrite: bool = False,
     passage_vectors: PassageVectors = DEFAULT_RECIPE,
     max_shrink: float | None = MAX_SHRINK,
+    embedder: Embedder | None = None,
 ) -> ReindexReport:
     """Index `articles_dir` into a new version of `index_dir`, reusing what has not changed.
 
@@ -196,6 +203,8 @@ def build_index(
     A build that would leave no article of the served version's, or fewer than `1 - max_shrink`
     of them, raises ShrinkRefused (None allows any): an empty folder is more often an unmounted
     share than a choice, and the vectors of the version it would replace took long to make.
+    `embedder` embeds what must be (default: `encoder` in this process; ray_embedding.py runs
+    it on a cluster); `encoder` still names the model and embeds nothing else.
 
     Raises ReindexInProgress when another build holds the lock, StorageError when a folder
     is not one or the index cannot be written (read-only, disk full), naming the path and the
@@ -223,6 +232,7 @@ def build_index(
                 rewrite,
                 passage_vectors,
                 max_shrink,
+                embedder or local_embedder(encoder),
             )
     except OSError as exc:
         where = exc.filename or index_dir
@@ -263,6 +273,7 @@ def _build_locked(
     rewrite: bool,
     recipe: PassageVectors,
     max_shrink: float | None,
+    embed: Embedder,
 ) -> ReindexReport:
     if not articles_dir.is_dir():
         raise IndexUnavailable(
@@ -340,13 +351,21 @@ def _build_locked(
             pending.sentence_source,
             pending.sentence_texts,
             old.sentence_vectors if old else None,
-            encoder,
+            encoder.dimension,
+            embed,
             step,
         )
         old_passages = old.passage_vectors if old else None
         if recipe == "pooled":
             passage_vectors, embedded = pooled_vectors(
-                pending, titles, new_titles, sentence_vectors, old_passages, encoder, step
+                pending,
+                titles,
+                new_titles,
+                sentence_vectors,
+                old_passages,
+                encoder.dimension,
+                embed,
+                step,
             )
         else:
             passage_vectors, embedded = copied_or_embedded(
@@ -356,7 +375,8 @@ def _build_locked(
                     for p, t in zip(pending.passages, pending.passage_texts, strict=True)
                 ],
                 old_passages,
-                encoder,
+                encoder.dimension,
+                embed,
                 step,
             )
     finally:

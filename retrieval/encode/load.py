@@ -30,12 +30,17 @@ def bundled_model_path() -> Path:
 
 
 def load_encoder(
-    model: str, *, backend: Backend = DEFAULT_BACKEND, cache_dir: Path | None = None
+    model: str,
+    *,
+    backend: Backend = DEFAULT_BACKEND,
+    cache_dir: Path | None = None,
+    threads: int | None = None,
 ) -> Encoder:
     """Build the encoder named by the settings.
 
     `model`: `all-MiniLM-L6-v2` (bundled), `fake` (tests), or a sentence-transformers folder.
-    `backend`: one of BACKENDS; `cache_dir` holds the ONNX exports (default ~/.cache/citebot).
+    `backend`: one of BACKENDS; `cache_dir` holds the ONNX exports (default ~/.cache/citebot);
+    `threads`: the ONNX backends' threads (default: every core the process may use).
     """
     if backend not in BACKENDS:
         raise CitebotError(
@@ -57,4 +62,6 @@ def load_encoder(
     # Imported here: onnxruntime is not needed by the torch path or the fake encoder.
     from retrieval.encode.onnx import load_onnx_encoder
 
-    return load_onnx_encoder(path, name, int8=backend == "onnx-int8", cache_dir=cache_dir)
+    return load_onnx_encoder(
+        path, name, int8=backend == "onnx-int8", cache_dir=cache_dir, threads=threads
+    )

@@ -142,9 +142,15 @@ class OnnxEncoder:
 
 
 def load_onnx_encoder(
-    model_dir: Path, name: str, *, int8: bool, cache_dir: Path | None = None
+    model_dir: Path,
+    name: str,
+    *,
+    int8: bool,
+    cache_dir: Path | None = None,
+    threads: int | None = None,
 ) -> OnnxEncoder:
-    """The ONNX encoder for a sentence-transformers folder, exporting it first if need be."""
+    """The ONNX encoder for a sentence-transformers folder, exporting it first if need be;
+    `threads` per call (default: every core this process may use)."""
     _check_supported(model_dir)
     folder = exported(model_dir, name, cache_dir or default_cache_dir())
     return OnnxEncoder(
@@ -152,6 +158,7 @@ def load_onnx_encoder(
         model_dir / "tokenizer.json",
         name=name + "+int8" if int8 else name,
         max_tokens=_max_tokens(model_dir),
+        threads=threads,
     )
 
 

@@ -30,8 +30,8 @@ HARBOUR_Q = "How many cables did engineers replace on the harbour bridge?"
 
 
 @pytest.fixture
-def second(fake: LocalDiscord) -> Guild:
-    return fake.add_guild("Second Guild", channels=("lobby",))
+async def second(fake: LocalDiscord) -> Guild:
+    return await fake.add_guild("Second Guild", ("lobby",))
 
 
 @pytest.fixture
@@ -210,7 +210,7 @@ async def test_collections_open_lazily_close_when_idle_and_stay_within_the_bound
 
 async def test_one_collection_stays_unchanged(run_bot: Run, fake: LocalDiscord) -> None:
     """Without CITEBOT_COLLECTIONS_DIR the one collection answers everywhere, DMs included."""
-    second = fake.add_guild("Elsewhere", channels=("elsewhere",))
+    second = await fake.add_guild("Elsewhere", ("elsewhere",))
     async with run_bot() as session:
         there = await (
             await session.invoke("ask", {"question": CHIPS}, channel=session.channels.elsewhere)

@@ -104,7 +104,7 @@ async def test_an_attached_file_reaches_the_bot_and_downloads(fake: LocalDiscord
 async def test_a_second_guild_with_its_own_channels_roles_and_permissions(
     fake: LocalDiscord,
 ) -> None:
-    second = fake.add_guild("Second Guild", channels=("lobby",))
+    second = await fake.add_guild("Second Guild", ("lobby",))
     async with fake.running(make(fake)) as session:
         bot = session.bot
         guilds = {g.id: g for g in bot.guilds}
