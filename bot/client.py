@@ -20,6 +20,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.answering import Cooldowns
+from bot.ledger import Ledger
 from bot.replies import error_reply
 from bot.settings import Settings
 from retrieval import Engine
@@ -28,8 +29,10 @@ log = logging.getLogger("citebot.bot")
 
 EXTENSIONS = (
     "bot.cogs.ask",
+    "bot.cogs.feedback",
     "bot.cogs.messages",
     "bot.cogs.reindex",
+    "bot.cogs.report",
     "bot.cogs.sources",
     "bot.cogs.status",
 )
@@ -38,12 +41,13 @@ NO_PINGS = discord.AllowedMentions.none()
 
 def intents_for(settings: Settings) -> discord.Intents:
     """Only what the bot uses. Message Content is privileged: it is asked for only when answer
-    channels are configured (mentions and DMs carry their content without it)."""
+    channels are configured, or threads opened for follow-ups asked without a mention
+    (mentions and DMs carry their content without it)."""
     return discord.Intents(
         guilds=True,
         guild_messages=True,
         dm_messages=True,
-        message_content=bool(settings.answer_channels),
+        message_content=bool(settings.answer_channels) or settings.reply_mode == "thread",
     )
 
 
@@ -66,12 +70,13 @@ class CitebotTree(app_commands.CommandTree["CitebotBot"]):
 
 
 class CitebotBot(commands.Bot):
-    """citebot on Discord: /ask, /sources, /status, /reindex, and answers to mentions and to
-    messages in the answer channels.
+    """citebot on Discord: /ask, /sources, /status, /reindex, /report, answers to mentions, to
+    messages in the answer channels and to follow-ups in its threads, with vote buttons.
 
     `engine` is an Engine, or a function that builds one (loading a model takes seconds, so it
     runs in a worker thread in `setup_hook`, before the bot connects). A bot that built its
-    engine closes it on `close()`. `options` go to discord.py's Client (the local Discord
+    engine closes it on `close()`. `ledger` keeps answers and votes (default: the one beside
+    the index, opened in `setup_hook`). `options` go to discord.py's Client (the local Discord
     passes its own). `progress_interval` is the least time between two edits of the /reindex
     progress message.
     """
@@ -82,6 +87,7 @@ class CitebotBot(commands.Bot):
         engine: Engine | Callable[[], Engine],
         *,
         progress_interval: float = 1.0,
+        ledger: Ledger | None = None,
         **options: Any,
     ) -> None:
         super().__init__(
@@ -97,6 +103,7 @@ class CitebotBot(commands.Bot):
         self._engine = engine if isinstance(engine, Engine) else None
         self._engine_factory = None if isinstance(engine, Engine) else engine
         self.progress_interval = progress_interval
+        self._ledger = ledger
         self.cooldowns = Cooldowns(settings.cooldown_rate, settings.cooldown_per)
         self.answering = asyncio.Semaphore(settings.max_concurrent)
         self.reindexing = asyncio.Lock()
@@ -107,9 +114,20 @@ class CitebotBot(commands.Bot):
             raise RuntimeError("the engine is built in setup_hook; the bot has not started yet")
         return self._engine
 
+    @property
+    def ledger(self) -> Ledger:
+        if self._ledger is None:
+            raise RuntimeError("the ledger is opened in setup_hook; the bot has not started yet")
+        return self._ledger
+
     async def setup_hook(self) -> None:
         if self._engine is None and self._engine_factory is not None:
             self._engine = await asyncio.to_thread(self._engine_factory)
+        if self._ledger is None:
+            settings = self.settings
+            self._ledger = await asyncio.to_thread(
+                Ledger.beside, settings.index_dir, retention_days=settings.retention_days
+            )
         engine = self.engine
         if not engine.ready and not await asyncio.to_thread(engine.load):
             # Start anyway: questions get "the index is unavailable", and /reindex can fix it.

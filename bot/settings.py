@@ -12,7 +12,7 @@ import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, TypeVar, overload
+from typing import Any, Literal, TypeVar, overload
 
 from dotenv import dotenv_values
 
@@ -20,6 +20,8 @@ from retrieval.encode.load import BACKENDS, DEFAULT_BACKEND, DEFAULT_MODEL, Back
 from retrieval.types import DEFAULT_RECIPE, RECIPES, PassageVectors
 
 _C = TypeVar("_C", bound=str)
+ReplyMode = Literal["inline", "thread"]
+REPLY_MODES: tuple[ReplyMode, ...] = ("inline", "thread")
 
 
 class SettingsError(Exception):
@@ -70,6 +72,11 @@ class Settings:
     cooldown_rate: int = 3
     cooldown_per: float = 30.0
     max_concurrent: int = 4
+    # Where answers to messages go: a reply in the channel, or a thread opened for the question
+    # (follow-ups in any thread the bot answered in need no mention either way).
+    reply_mode: ReplyMode = "inline"
+    # Days the ledger keeps questions and votes (bot/ledger.py).
+    retention_days: int = 30
 
     def with_overrides(self, **values: Any) -> Settings:
         """A copy with command-line flags applied (None means "not given")."""
@@ -244,6 +251,11 @@ def _settings_from(env: Mapping[str, str]) -> Settings:
         cooldown_per=_float(env, "CITEBOT_COOLDOWN_PER", defaults.cooldown_per, 0.0, 86400.0),
         max_concurrent=_int(env, "CITEBOT_MAX_CONCURRENT", defaults.max_concurrent, minimum=1)
         or defaults.max_concurrent,
+        reply_mode=_choice(
+            env, "CITEBOT_REPLY_MODE", REPLY_MODES, defaults.reply_mode, "a reply mode"
+        ),
+        retention_days=_int(env, "CITEBOT_RETENTION_DAYS", defaults.retention_days, minimum=1)
+        or defaults.retention_days,
     )
 
 

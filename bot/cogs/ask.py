@@ -1,4 +1,5 @@
-"""/ask: answer a question in the channel, with a quoted sentence and its article."""
+"""/ask: answer a question in the channel, with a quoted sentence, its article and vote buttons;
+in a thread the bot answered in, the thread's earlier questions are its context."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.answering import answer, no_words_hint
+from bot.answering import no_words_hint
 from bot.client import NO_PINGS, CitebotBot
+from bot.conversation import answer_in_conversation, where_of
 from bot.replies import cooling_down
 
 
@@ -34,9 +36,18 @@ class Ask(commands.Cog):
             )
             return
         await interaction.response.defer(thinking=True)
-        reply = await answer(self.bot.engine, question, self.bot.answering)
+        bot = self.bot
+        outgoing = await answer_in_conversation(
+            bot.engine,
+            bot.ledger,
+            bot.answering,
+            question,
+            interaction.user.id,
+            where_of(interaction.channel),
+        )
+        reply = outgoing.reply
         await interaction.edit_original_response(
-            content=reply.content, embed=reply.embed, allowed_mentions=NO_PINGS
+            content=reply.content, embed=reply.embed, view=outgoing.view, allowed_mentions=NO_PINGS
         )
 
 
