@@ -1,0 +1,93 @@
+"""👍/👎 through discord.py and the local Discord: ephemeral acknowledgements within the
+deadline, one changeable vote per user per answer, and votes that survive a restart of the bot
+and every kind of reindex."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bot.client import CitebotBot
+from bot.ledger import FILENAME, Ledger
+from localdiscord import BotMessage, BotSession, LocalDiscord
+from localdiscord.records import CALLBACK_MESSAGE
+from retrieval import Engine
+from tests.bot.conftest import CHIPS, Run
+
+
+def votes(index_dir: Path) -> dict[str | None, tuple[int, int]]:
+    report = Ledger(index_dir / FILENAME).report()
+    return {v.article_id: (v.up, v.down) for v in report.votes}
+
+
+async def _answer(session: BotSession[CitebotBot]) -> BotMessage:
+    exchange = await session.send_message(CHIPS, mention_bot=True)
+    [reply] = await exchange.wait_messages()
+    return reply
+
+
+async def test_a_vote_is_acknowledged_only_to_the_voter_and_can_be_changed(
+    run_bot: Run, fake: LocalDiscord, tmp_path: Path
+) -> None:
+    async with run_bot() as session:
+        answer = await _answer(session)
+        bob, alice = session.users.bob, session.users.alice
+        first = await (await session.click(answer, "👍", user=bob)).wait_done()
+        again = await (await session.click(answer, "Helpful", user=bob)).wait_done()
+        changed = await (await session.click(answer, "👎", user=bob)).wait_done()
+        other = await (await session.click(answer, "👍", user=alice)).wait_done()
+    acks = [r.messages[0] for r in (first, again, changed, other)]
+    assert all(a.ephemeral for a in acks)
+    assert all(r.callback_types == [CALLBACK_MESSAGE] and not r.expired for r in (first, other))
+    assert [a.content.split(":")[0].split(" ")[0] for a in acks] == [
+        "Thanks",
+        "You",
+        "Changed",
+        "Thanks",
+    ]
+    assert votes(tmp_path / "index") == {"chips-1": (1, 1)}
+
+
+async def test_an_ask_answer_carries_the_buttons_too(run_bot: Run, tmp_path: Path) -> None:
+    async with run_bot() as session:
+        result = await (await session.invoke("ask", {"question": CHIPS})).wait_done()
+        [answer] = result.messages
+        await (await session.click(answer, "👎")).wait_done()
+    assert votes(tmp_path / "index") == {"chips-1": (0, 1)}
+
+
+async def test_votes_survive_a_restart_and_every_reindex(
+    run_bot: Run, fake: LocalDiscord, fake_engine: Engine, tmp_path: Path
+) -> None:
+    index_dir = tmp_path / "index"
+    async with run_bot() as session:
+        answer = await _answer(session)
+        await (await session.click(answer, "👍", user=session.users.bob)).wait_done()
+    # A restart: a new bot, nothing in memory; the old message's buttons still work.
+    async with run_bot() as session:
+        after_restart = await (
+            await session.click(answer, "👎", user=session.users.bob)
+        ).wait_done()
+        await (await session.click(answer, "👍", user=session.users.mod)).wait_done()
+    assert after_restart.messages[0].content.startswith("Changed")
+    before = votes(index_dir)
+    versions = set((index_dir / "versions").iterdir())
+    fake_engine.reindex(full=True)
+    fake_engine.reindex(rewrite=True)
+    assert set((index_dir / "versions").iterdir()) != versions  # the index was rebuilt
+    async with run_bot() as session:
+        late = await (await session.click(answer, "👍", user=session.users.alice)).wait_done()
+    assert before == {"chips-1": (1, 1)}
+    assert late.messages[0].content.startswith("Thanks")
+    assert votes(index_dir) == {"chips-1": (2, 1)}
+
+
+async def test_a_vote_on_an_answer_past_the_retention_says_so(run_bot: Run, tmp_path: Path) -> None:
+    async with run_bot() as session:
+        answer = await _answer(session)
+    ledger = Ledger(tmp_path / "index" / FILENAME)
+    ledger.clock = lambda: 10e9  # centuries later: everything is past the retention
+    ledger.prune()
+    async with run_bot() as session:
+        result = await (await session.click(answer, "👍")).wait_done()
+    assert "no longer kept" in result.messages[0].content
+    assert votes(tmp_path / "index") == {}
