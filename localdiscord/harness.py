@@ -72,6 +72,16 @@ class Server(Protocol):
         check_visible: bool,
     ) -> PendingInteraction: ...
 
+    async def create_thread(
+        self,
+        name: str,
+        parent: Channel,
+        *,
+        owner: User | None = None,
+        private: bool = False,
+        thread_id: int | None = None,
+    ) -> Channel: ...
+
     async def create_click(
         self,
         message_id: int,
@@ -355,6 +365,15 @@ class BotSession(Generic[BotT]):
             locale=locale,
         )
         return Invocation(self.server, pending)
+
+    async def start_thread(
+        self, name: str, *, channel: Channel | None = None, owner: User | None = None
+    ) -> Channel:
+        """A person (``owner``, default alice) starts a public thread in ``channel`` (default
+        #general); the bot gets THREAD_CREATE."""
+        return await self.server.create_thread(
+            name, channel or self.channels.general, owner=owner or self.users.alice
+        )
 
     def messages_in(self, channel: Channel) -> list[BotMessage]:
         """The bot's messages in ``channel``, oldest first."""
