@@ -59,6 +59,9 @@ class VoteButton(
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
         bot: CitebotBot = interaction.client
         ledger = bot.ledger
+        # Acknowledged at once: the write waits for a worker thread, which answers may hold
+        # longer than Discord's 3 seconds.
+        await interaction.response.defer(ephemeral=True, thinking=True)
         try:
             voted = await asyncio.to_thread(
                 ledger.vote, self.answer_id, interaction.user.id, self.vote
@@ -68,7 +71,7 @@ class VoteButton(
             text = "Sorry, your vote could not be recorded; the error is logged."
         else:
             text = acknowledgement(voted, self.vote, ledger)
-        await interaction.response.send_message(text, ephemeral=True)
+        await interaction.edit_original_response(content=text)
 
 
 def acknowledgement(voted: Voted, vote: Vote, ledger: Ledger) -> str:

@@ -4,12 +4,16 @@ and every kind of reindex."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from bot.client import CitebotBot
 from bot.ledger import FILENAME, Ledger
 from localdiscord import BotMessage, BotSession, LocalDiscord
-from localdiscord.records import CALLBACK_MESSAGE
+from localdiscord.records import CALLBACK_DEFERRED_MESSAGE
 from retrieval import Engine
 from tests.bot.conftest import CHIPS, Run
 
@@ -37,7 +41,9 @@ async def test_a_vote_is_acknowledged_only_to_the_voter_and_can_be_changed(
         other = await (await session.click(answer, "👍", user=alice)).wait_done()
     acks = [r.messages[0] for r in (first, again, changed, other)]
     assert all(a.ephemeral for a in acks)
-    assert all(r.callback_types == [CALLBACK_MESSAGE] and not r.expired for r in (first, other))
+    assert all(
+        r.callback_types == [CALLBACK_DEFERRED_MESSAGE] and not r.expired for r in (first, other)
+    )
     assert [a.content.split(":")[0].split(" ")[0] for a in acks] == [
         "Thanks",
         "You",
@@ -91,3 +97,22 @@ async def test_a_vote_on_an_answer_past_the_retention_says_so(run_bot: Run, tmp_
         result = await (await session.click(answer, "👍")).wait_done()
     assert "no longer kept" in result.messages[0].content
     assert votes(tmp_path / "index") == {}
+
+
+async def test_a_slow_vote_is_still_acknowledged_within_the_deadline(
+    run_bot: Run, fake: LocalDiscord, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Worker threads may be busy answering: the click is acknowledged before the write."""
+    real_vote = Ledger.vote
+
+    def slow_vote(self: Ledger, *args: Any) -> Any:
+        time.sleep(0.6)
+        return real_vote(self, *args)
+
+    monkeypatch.setattr(Ledger, "vote", slow_vote)
+    fake.ack_deadline = 0.3
+    async with run_bot() as session:
+        answer = await _answer(session)
+        result = await (await session.click(answer, "👍")).wait_done()
+    assert not result.expired
+    assert result.messages[0].content.startswith("Thanks")
