@@ -191,7 +191,8 @@ def _cmd_report(settings: Settings, as_json: bool) -> int:
             f"There is no ledger at {path} yet: the bot records its answers there once it runs "
             "(citebot run, or chat)."
         )
-    report = Ledger(path, retention_days=settings.retention_days).report()
+    with Ledger(path, retention_days=settings.retention_days) as ledger:
+        report = ledger.report()
     if as_json:
         print(json.dumps(report_json(report), ensure_ascii=False))
     else:

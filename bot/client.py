@@ -104,6 +104,7 @@ class CitebotBot(commands.Bot):
         self._engine_factory = None if isinstance(engine, Engine) else engine
         self.progress_interval = progress_interval
         self._ledger = ledger
+        self._owns_ledger = ledger is None
         self.cooldowns = Cooldowns(settings.cooldown_rate, settings.cooldown_per)
         self.answering = asyncio.Semaphore(settings.max_concurrent)
         self.reindexing = asyncio.Lock()
@@ -150,3 +151,6 @@ class CitebotBot(commands.Bot):
         if self._engine_factory is not None and self._engine is not None:
             engine, self._engine = self._engine, None
             await asyncio.to_thread(engine.close)
+        if self._owns_ledger and self._ledger is not None:
+            ledger, self._ledger = self._ledger, None
+            await asyncio.to_thread(ledger.close)

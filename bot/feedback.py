@@ -89,7 +89,9 @@ def acknowledgement(voted: Voted, vote: Vote, ledger: Ledger) -> str:
 
 
 def vote_view(answer_id: int) -> discord.ui.View:
-    """The buttons under one answer; `timeout=None`, as a persistent view needs."""
+    """The buttons under one answer; `timeout=None`, as a persistent view needs. Its items are
+    all dynamic, so discord.py keeps no view per sent answer: clicks find `VoteButton` by its
+    custom_id's pattern."""
     view = discord.ui.View(timeout=None)
     view.add_item(VoteButton("up", answer_id))
     view.add_item(VoteButton("down", answer_id))

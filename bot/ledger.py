@@ -6,8 +6,9 @@ and in which channel it was asked, the article its answer cited (none: it abstai
 votes. Users appear only as salted hashes (HMAC-SHA256 with a random key made when the file is
 created and kept in it): enough to keep one vote per user per answer, not to name anyone.
 
-Every method opens its own connection, so worker threads may call them at once (SQLite's own
-locking orders the writes); call them with asyncio.to_thread from the bot.
+One connection serves every call, one at a time (a lock), so worker threads may call at once;
+call them with asyncio.to_thread from the bot. Other processes (`citebot report`) read beside
+it: the file is in WAL mode.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ import hashlib
 import hmac
 import secrets
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -110,13 +112,33 @@ class Ledger:
         self.retention_days = retention_days
         self.clock = clock
         path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as db:
-            db.executescript(_SCHEMA)
-            db.execute(
-                "INSERT OR IGNORE INTO meta (key, value) VALUES ('salt', ?)",
-                (secrets.token_hex(32),),
-            )
-        self._salt = bytes.fromhex(self._meta("salt"))
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(path, timeout=10.0, check_same_thread=False)
+        try:
+            self._db.execute("PRAGMA foreign_keys = ON")
+            self._db.execute("PRAGMA journal_mode = WAL")  # the report reads while the bot writes
+            # In WAL mode a crash loses at most the last commits, never the file's consistency.
+            self._db.execute("PRAGMA synchronous = NORMAL")
+            with self._connect() as db:
+                db.executescript(_SCHEMA)
+                db.execute(
+                    "INSERT OR IGNORE INTO meta (key, value) VALUES ('salt', ?)",
+                    (secrets.token_hex(32),),
+                )
+            self._salt = bytes.fromhex(self._meta("salt"))
+        except BaseException:
+            self._db.close()
+            raise
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     @classmethod
     def beside(cls, index_dir: Path, *, retention_days: int = DEFAULT_RETENTION_DAYS) -> Ledger:
@@ -125,11 +147,8 @@ class Ledger:
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        with closing(sqlite3.connect(self.path, timeout=10.0)) as db:
-            db.execute("PRAGMA foreign_keys = ON")
-            db.execute("PRAGMA journal_mode = WAL")  # the report reads while the bot writes
-            with db:  # one transaction: committed, or rolled back on an error
-                yield db
+        with self._lock, self._db:  # one transaction: committed, or rolled back on an error
+            yield self._db
 
     def _meta(self, key: str) -> str:
         with self._connect() as db:

@@ -19,7 +19,8 @@ from tests.bot.conftest import CHIPS, Run
 
 
 def votes(index_dir: Path) -> dict[str | None, tuple[int, int]]:
-    report = Ledger(index_dir / FILENAME).report()
+    with Ledger(index_dir / FILENAME) as ledger:
+        report = ledger.report()
     return {v.article_id: (v.up, v.down) for v in report.votes}
 
 
@@ -90,9 +91,9 @@ async def test_votes_survive_a_restart_and_every_reindex(
 async def test_a_vote_on_an_answer_past_the_retention_says_so(run_bot: Run, tmp_path: Path) -> None:
     async with run_bot() as session:
         answer = await _answer(session)
-    ledger = Ledger(tmp_path / "index" / FILENAME)
-    ledger.clock = lambda: 10e9  # centuries later: everything is past the retention
-    ledger.prune()
+    with Ledger(tmp_path / "index" / FILENAME) as ledger:
+        ledger.clock = lambda: 10e9  # centuries later: everything is past the retention
+        ledger.prune()
     async with run_bot() as session:
         result = await (await session.click(answer, "👍")).wait_done()
     assert "no longer kept" in result.messages[0].content
@@ -116,3 +117,17 @@ async def test_a_slow_vote_is_still_acknowledged_within_the_deadline(
         result = await (await session.click(answer, "👍")).wait_done()
     assert not result.expired
     assert result.messages[0].content.startswith("Thanks")
+
+
+async def test_answers_views_are_not_kept_in_memory(run_bot: Run) -> None:
+    """One stored view per answer would grow for as long as the bot runs: the buttons are
+    dynamic items only, found by their custom_id's pattern."""
+    async with run_bot(cooldown_per=0.0) as session:
+        answers = [await _answer(session) for _ in range(3)]
+        asked = await (await session.invoke("ask", {"question": CHIPS})).wait_done()
+        kept = list(session.bot.persistent_views)
+        result = await (await session.click(answers[0], "👍")).wait_done()
+        via_ask = await (await session.click(asked.messages[0], "👎")).wait_done()
+    assert kept == []
+    assert result.messages[0].content.startswith("Thanks")
+    assert via_ask.messages[0].content.startswith("Thanks")

@@ -4,6 +4,7 @@ nothing older than the retention."""
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -37,8 +38,9 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def ledger(tmp_path: Path, clock: Clock) -> Ledger:
-    return Ledger(tmp_path / "ledger.sqlite3", retention_days=30, clock=clock)
+def ledger(tmp_path: Path, clock: Clock) -> Iterator[Ledger]:
+    with Ledger(tmp_path / "ledger.sqlite3", retention_days=30, clock=clock) as ledger:
+        yield ledger
 
 
 def test_a_threads_answers_are_its_history_oldest_first(ledger: Ledger) -> None:
@@ -104,9 +106,9 @@ def test_users_are_stored_only_as_salted_hashes(tmp_path: Path, ledger: Ledger) 
         p.read_bytes() for p in tmp_path.glob("ledger.sqlite3-*")
     )
     assert str(user).encode() not in raw
-    other = Ledger(tmp_path / "other.sqlite3")
-    assert ledger.pseudonym(user) != other.pseudonym(user)  # a salt per file
-    assert Ledger(ledger.path).pseudonym(user) == ledger.pseudonym(user)  # kept in the file
+    with Ledger(tmp_path / "other.sqlite3") as other, Ledger(ledger.path) as again:
+        assert ledger.pseudonym(user) != other.pseudonym(user)  # a salt per file
+        assert again.pseudonym(user) == ledger.pseudonym(user)  # kept in the file
 
 
 def test_a_retention_keeping_nothing_is_refused(tmp_path: Path) -> None:
