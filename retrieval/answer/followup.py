@@ -1,7 +1,7 @@
 """Follow-up questions: reading a question with the conversation it continues.
 
 "Who will he meet there?" after "When is Lee visiting Japan?" names no one; asked alone it finds
-nothing. A question that leans on what came before (a pronoun, an opening "and", or too few words
+nothing. A question that leans on what came before (a pronoun, an opening "and", or no words
 of its own to search for) is searched with the earlier questions' names, and with their terms
 too when it has almost none of its own; the articles already cited are preferred. A question
 that stands on its own is answered as if asked first.
@@ -23,10 +23,19 @@ from retrieval.index.terms import keyword_terms
 from retrieval.index.version import IndexVersion
 from retrieval.types import Answer, Citation
 
-# Words that point back at something said before.
-_POINTING = re.compile(
-    r"\b(?:he|she|him|her|his|hers|it|its|they|them|their|theirs|there|then|that|this|these"
-    r"|those|the latter|the former)\b",
+# Words that point back at something said before. A subject or possessive pronoun after a name
+# of the question's own ("Where did Tesla live for much of his life?") points to that name
+# instead; an object pronoun ("When will Lee meet him?") points to someone else, so back;
+# "that" points back only at the end ("What did he say after that?"), elsewhere it is mostly a
+# relative pronoun ("the pass that won the game"); "there" in "are there" points nowhere.
+_PERSONAL = re.compile(r"\b(?:he|she|her|his|hers|it|its|they|their|theirs)\b", re.IGNORECASE)
+_OBJECT = re.compile(r"\b(?:him|them)\b", re.IGNORECASE)
+_DEMONSTRATIVE = re.compile(
+    r"\b(?:this|these|those|then|the latter|the former)\b|\bthat\W*$", re.IGNORECASE
+)
+_THERE = re.compile(r"\bthere\b", re.IGNORECASE)
+_EXISTENTIAL = re.compile(
+    r"\b(?:is|are|was|were|be|been)\s+there\b|^\W*there\s+(?:is|are|was|were|has|have)\b",
     re.IGNORECASE,
 )
 # Openings that continue a conversation: "And where…", "What about…", "But why…".
@@ -60,11 +69,19 @@ class Context:
 
 
 def leans_on_context(question: str) -> bool:
-    """Whether a question needs the conversation to be understood: it points back ("he",
-    "there", "then"), continues ("And where…"), or has under two words of its own to search."""
-    if _POINTING.search(question) or _CONTINUING.match(question):
+    """Whether a question needs the conversation to be understood: it continues ("And
+    where…"), points back ("he", "there", "this", "after that") without a name of its own
+    before the pointing word, or has no words of its own to search for ("When?")."""
+    if _CONTINUING.match(question) or _DEMONSTRATIVE.search(question) or _OBJECT.search(question):
         return True
-    return len(keyword_terms(question)) < 2 and not question_entities(question)
+    if _THERE.search(question) and not _EXISTENTIAL.search(question):
+        return True
+    pronoun = _PERSONAL.search(question)
+    if pronoun is not None:
+        named = [question.find(name) for name in question_entities(question)]
+        if not any(0 <= at < pronoun.start() for at in named):
+            return True
+    return not keyword_terms(question) and not question_entities(question)
 
 
 def _names(question: str) -> list[str]:

@@ -28,6 +28,9 @@ from tests.conftest import EVAL_DATA, SEEDS
         "What did she compare it to?",
         "But why did they leave?",
         "What about the factory?",
+        "When will Lee meet him?",  # him is not Lee
+        "What did he say after that?",
+        "Who wrote this hymn?",
     ],
 )
 def test_questions_pointing_back_lean_on_the_conversation(question: str) -> None:
@@ -40,6 +43,10 @@ def test_questions_pointing_back_lean_on_the_conversation(question: str) -> None
         "When is Lee visiting Japan?",
         "How many workers will the chipmaker hire?",
         "What is the boiling point of water at sea level?",
+        "Where did Tesla live for much of his life?",  # his: Tesla
+        "How many seconds were left when the Broncos intercepted the pass that won the game?",
+        "How many possible bids for the prize were there in 1915?",
+        "What is septicemia?",
     ],
 )
 def test_questions_standing_alone_do_not(question: str) -> None:
