@@ -28,8 +28,9 @@ from retrieval.types import Answer, Citation
 # instead; an object pronoun ("When will Lee meet him?") points to someone else, so back;
 # "that" points back only at the end ("What did he say after that?"), elsewhere it is mostly a
 # relative pronoun ("the pass that won the game"); "there" in "are there" points nowhere.
-_PERSONAL = re.compile(r"\b(?:he|she|her|his|hers|it|its|they|their|theirs)\b", re.IGNORECASE)
-_OBJECT = re.compile(r"\b(?:him|them)\b", re.IGNORECASE)
+_PERSONAL = re.compile(r"\b(?:he|she|his|hers|it|its|they|their|theirs)\b", re.IGNORECASE)
+# "her" is as often "him" as "his": read as pointing back ("When will Lee meet her?").
+_OBJECT = re.compile(r"\b(?:him|her|them)\b", re.IGNORECASE)
 _DEMONSTRATIVE = re.compile(
     r"\b(?:this|these|those|then|the latter|the former)\b|\bthat\W*$", re.IGNORECASE
 )

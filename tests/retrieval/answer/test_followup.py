@@ -29,6 +29,7 @@ from tests.conftest import EVAL_DATA, SEEDS
         "But why did they leave?",
         "What about the factory?",
         "When will Lee meet him?",  # him is not Lee
+        "When will Lee meet her?",
         "What did he say after that?",
         "Who wrote this hymn?",
     ],
