@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -16,7 +17,7 @@ from retrieval.answer.choose import answer_question
 from retrieval.answer.followup import Turn, context_of, leans_on_context, settle
 from retrieval.encode.encoder import Encoder
 from retrieval.types import Answer, Citation, Source
-from tests.conftest import EVAL_DATA, SEEDS
+from tests.conftest import EVAL_DATA, SEEDS, CountingEncoder, write_corpus
 
 
 @pytest.mark.parametrize(
@@ -167,3 +168,32 @@ def test_an_empty_history_gives_exactly_todays_answers(seed_engine: Engine) -> N
     assert [seed_engine.ask(q, history=earlier) for q in alone] == [
         today[questions.index(q)] for q in alone
     ]
+
+
+def test_the_article_already_cited_is_preferred(
+    tmp_path: Path, fake_encoder: CountingEncoder
+) -> None:
+    """Two articles answer alike; the follow-up keeps to the one the conversation cited."""
+    articles = write_corpus(
+        tmp_path / "articles",
+        {
+            "monday.txt": "Summit plans\nThe minister will visit Paris on Monday for talks.",
+            "tuesday.txt": "Summit plans\nThe minister will visit Paris on Tuesday for talks.",
+        },
+    )
+    engine = Engine(tmp_path / "index", articles, fake_encoder)
+    engine.reindex()
+    try:
+        cited = {
+            article: engine.ask(
+                "When will he go there?",
+                history=[Turn("Which minister will visit Paris for talks?", article)],
+            ).citation
+            for article in ("monday.txt", "tuesday.txt")
+        }
+    finally:
+        engine.close()
+    assert {a: c.source.article_id if c else None for a, c in cited.items()} == {
+        "monday.txt": "monday.txt",
+        "tuesday.txt": "tuesday.txt",
+    }
