@@ -8,11 +8,12 @@ import asyncio
 import re
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from bot.formatting import Reply, answer_reply
 from bot.replies import error_reply
-from retrieval import Engine, InvalidQuestion
+from retrieval import Answer, Engine, InvalidQuestion, Turn
 from retrieval.engine import clean_question
 
 # Mentions carry no words to search for: the bot's own, other users', roles', channels', and
@@ -73,14 +74,29 @@ class Cooldowns:
             del self._recent[user_id]
 
 
-async def answer(engine: Engine, question: str, gate: asyncio.Semaphore) -> Reply:
-    """The reply to `question`: an answer embed, or a short message naming what went wrong.
+@dataclass(frozen=True)
+class Answered:
+    """The reply to a question, and the answer it shows (None: it says what went wrong)."""
+
+    reply: Reply
+    answer: Answer | None
+
+
+async def ask(
+    engine: Engine, question: str, gate: asyncio.Semaphore, history: Sequence[Turn] = ()
+) -> Answered:
+    """Answer `question`, a follow-up of `history` (a thread's earlier questions, oldest first).
 
     `gate` bounds how many questions are being answered at once; the rest wait their turn.
     """
     try:
         async with gate:
-            result = await asyncio.to_thread(engine.ask, question_text(question))
+            result = await asyncio.to_thread(engine.ask, question_text(question), history=history)
     except Exception as exc:
-        return Reply(content=error_reply(exc))
-    return answer_reply(result)
+        return Answered(Reply(content=error_reply(exc)), None)
+    return Answered(answer_reply(result), result)
+
+
+async def answer(engine: Engine, question: str, gate: asyncio.Semaphore) -> Reply:
+    """The reply to `question`: an answer embed, or a short message naming what went wrong."""
+    return (await ask(engine, question, gate)).reply

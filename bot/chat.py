@@ -10,17 +10,20 @@ import sys
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import replace
-from typing import Any
 
-from discord import AppCommandOptionType, app_commands
+from discord import AppCommandOptionType
 
 from bot.client import CitebotBot
 from bot.formatting import PROGRESS_PREFIX
 from bot.settings import Settings
+from bot.slash import SlashCommand, options_of, slash_commands, usage
 from bot.terminal import format_report
 from bot.wiring import build_engine
 from localdiscord import (
+    BotMessage,
     BotSession,
+    Channel,
+    Exchange,
     InteractionResult,
     Invocation,
     InvocationError,
@@ -37,6 +40,12 @@ ANSWER_TIMEOUT = 120.0
 REINDEX_TIMEOUT = 24 * 3600.0
 
 CHAT_COMMANDS = """\
+Options can also be given as Discord writes them: /sources page:4, /reindex full:True.
+  /click BUTTON     press a button of the bot's latest message with buttons
+                    (/click 👍 or /click Helpful; /click 👎 or /click Wrong)
+  /thread [NAME]    start a thread in #general and talk in it (a follow-up there
+                    is read with the thread's earlier questions)
+  /leave            go back to #general from a thread
   /help             this help
   /quit             leave (Ctrl-D works too)"""
 
@@ -113,8 +122,44 @@ async def show_reindex(invocation: Invocation, write: Callable[[str], None]) -> 
         seen = len(result.original_edits)
 
 
+class Place:
+    """Where the person chatting is: #general or a thread, and the latest message with buttons."""
+
+    def __init__(self, session: BotSession[CitebotBot]) -> None:
+        self.general = session.channels.general
+        self.channel: Channel = self.general
+        self.buttons: BotMessage | None = None
+
+    def saw(self, messages: list[BotMessage]) -> None:
+        for message in messages:
+            if message.components and not message.ephemeral:
+                self.buttons = message
+
+
+async def _answers(
+    session: BotSession[CitebotBot], exchange: Exchange
+) -> tuple[list[BotMessage], Channel | None]:
+    """The bot's answer to a message: replies to it, or messages in a thread it opened on it."""
+
+    def check() -> tuple[list[BotMessage], Channel | None] | None:
+        replies = exchange.messages()
+        if replies:
+            return replies, None
+        thread = exchange.thread
+        in_thread = session.messages_in(thread) if thread is not None else []
+        return (in_thread, thread) if in_thread else None
+
+    return await session.server.wait_for(
+        check, timeout=ANSWER_TIMEOUT, describe=lambda: "the bot did not answer"
+    )
+
+
 async def ask_in_channel(
-    session: BotSession[CitebotBot], text: str, user: User, write: Callable[[str], None]
+    session: BotSession[CitebotBot],
+    text: str,
+    user: User,
+    write: Callable[[str], None],
+    place: Place | None = None,
 ) -> None:
     content = session.mentionify(text)
     if len(content) > CONTENT_MAX:
@@ -125,32 +170,46 @@ async def ask_in_channel(
             f"{MAX_QUESTION_CHARS:,} of a question: shorten it.)"
         )
         return
-    exchange = await session.send_message(content, author=user, mention_bot=True)
-    for message in await exchange.wait_messages(timeout=ANSWER_TIMEOUT):
+    channel = place.channel if place is not None else session.channels.general
+    exchange = await session.send_message(content, author=user, channel=channel, mention_bot=True)
+    messages, thread = await _answers(session, exchange)
+    if thread is not None and place is not None:
+        place.channel = thread
+        write(f"(citebot opened the thread #{thread.name}; you are in it now. /leave goes back.)")
+    for message in messages:
         write(render_message(message))
+    if place is not None:
+        place.saw(messages)
+
+
+async def click(
+    session: BotSession[CitebotBot],
+    place: Place,
+    button: str,
+    user: User,
+    write: Callable[[str], None],
+) -> None:
+    """Press a button of the latest message that has buttons, printing the bot's answer."""
+    if place.buttons is None:
+        write("No message with buttons yet: ask a question first.")
+        return
+    try:
+        invocation = await session.click(place.buttons, button, user=user)
+    except InvocationError as exc:
+        write(f"(Discord would not send that: {exc})")
+        return
+    write(render_result(await invocation.wait_done(timeout=ANSWER_TIMEOUT)))
+
+
+async def enter_thread(
+    session: BotSession[CitebotBot], place: Place, name: str, write: Callable[[str], None]
+) -> None:
+    thread = await session.start_thread(name or "questions", channel=place.general)
+    place.channel = thread
+    write(f"(You started the thread #{thread.name} in #general and are in it. /leave goes back.)")
 
 
 # --- the bot's slash commands, as typed lines -------------------------------------------------
-
-SlashCommand = app_commands.Command[Any, ..., Any]
-
-
-def slash_commands(bot: CitebotBot) -> dict[str, SlashCommand]:
-    """The bot's slash commands by name, read from its command tree (what Discord is sent)."""
-    return {c.name: c for c in bot.tree.get_commands() if isinstance(c, app_commands.Command)}
-
-
-def usage(command: SlashCommand) -> str:
-    """`/name ARGS` as typed here: a text option takes the rest of the line, a number is one
-    word, and true/false options are given by name ("/reindex full")."""
-    flags = [p.name for p in command.parameters if p.type is AppCommandOptionType.boolean]
-    words = [f"/{command.name}"]
-    for p in command.parameters:
-        if p.type is not AppCommandOptionType.boolean:
-            words.append(p.name.upper() if p.required else f"[{p.name.upper()}]")
-    if flags:
-        words.append(f"[{'|'.join(flags)}]")
-    return " ".join(words)
 
 
 def chat_help(commands: Mapping[str, SlashCommand]) -> str:
@@ -169,30 +228,12 @@ def chat_help(commands: Mapping[str, SlashCommand]) -> str:
     return "\n".join([*lines, CHAT_COMMANDS])
 
 
-def options_of(command: SlashCommand, rest: str) -> dict[str, object] | None:
-    """The options a line's words after `/name` give `command`; None when they do not fit."""
-    options: dict[str, object] = {}
-    flags = {p.name for p in command.parameters if p.type is AppCommandOptionType.boolean}
-    for p in command.parameters:
-        if p.type is AppCommandOptionType.string:
-            if rest:
-                options[p.name] = rest
-                rest = ""
-            elif p.required:
-                return None
-        elif p.type is AppCommandOptionType.integer and rest and rest.split()[0].isdigit():
-            word, _, rest = rest.partition(" ")
-            options[p.name] = int(word)
-            rest = rest.strip()
-    if rest in flags:
-        options[rest] = True
-    elif rest:
-        return None
-    return options
-
-
 async def run_slash(
-    session: BotSession[CitebotBot], line: str, user: User, write: Callable[[str], None]
+    session: BotSession[CitebotBot],
+    line: str,
+    user: User,
+    write: Callable[[str], None],
+    place: Place | None = None,
 ) -> None:
     """Run one `/command args` line as `user`, printing what the bot answers."""
     name, _, rest = line[1:].partition(" ")
@@ -204,15 +245,19 @@ async def run_slash(
     if options is None:
         write(f"Usage: {usage(command)}")
         return
+    channel = place.channel if place is not None else None
     try:
-        invocation = await session.invoke(name, options, user=user)
+        invocation = await session.invoke(name, options, user=user, channel=channel)
     except InvocationError as exc:
         write(f"(Discord would not send that: {exc})")
         return
     if name == "reindex":
         await show_reindex(invocation, write)
         return
-    write(render_result(await invocation.wait_done(timeout=ANSWER_TIMEOUT)))
+    result = await invocation.wait_done(timeout=ANSWER_TIMEOUT)
+    write(render_result(result))
+    if place is not None:
+        place.saw(result.messages)
 
 
 # --- chat ----------------------------------------------------------------------------------
@@ -271,20 +316,29 @@ async def chat(settings: Settings) -> None:
 
 async def chat_loop(session: BotSession[CitebotBot], me: User, reader: LineReader) -> None:
     echo = not sys.stdin.isatty()  # piped input: show what was "typed" in the transcript
+    place = Place(session)
     while (line := await reader.read()) is not None:
         line = line.strip()
         if not line:
             continue
         if echo:
             print(f"> {line}")
+        command, _, rest = line.partition(" ")
         if line in ("/quit", "/exit"):
             break
         if line == "/help":
             print(chat_help(slash_commands(session.bot)))
+        elif command == "/click":
+            await click(session, place, rest.strip(), me, print)
+        elif command == "/thread":
+            await enter_thread(session, place, rest.strip(), print)
+        elif line == "/leave":
+            place.channel = place.general
+            print("(Back in #general.)")
         elif line.startswith("/"):
-            await run_slash(session, line, me, print)
+            await run_slash(session, line, me, print, place)
         else:
-            await ask_in_channel(session, line, me, print)
+            await ask_in_channel(session, line, me, print, place)
         print()
 
 

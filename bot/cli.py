@@ -1,4 +1,5 @@
-"""The `citebot` command line: index, ask, add, remove, sources, verify, eval, run, chat, demo.
+"""The `citebot` command line: index, ask, add, remove, sources, verify, eval, report, run,
+chat, demo.
 
 Domain errors become one-line messages here, in one place; nothing below prints.
 """
@@ -15,6 +16,9 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict
 from pathlib import Path
 
+from bot.ledger import FILENAME as LEDGER_FILE
+from bot.ledger import Ledger
+from bot.reporting import report_json, report_text
 from bot.settings import (
     Settings,
     SettingsError,
@@ -131,6 +135,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--questions", type=Path, required=True)
     p.add_argument("--mode", choices=MODES, default="hybrid")
     p.add_argument("--json", action="store_true", help="print exactly one JSON object")
+
+    p = sub.add_parser(
+        "report", help="questions asked and unanswered, votes and most cited articles"
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON object")
 
     p = sub.add_parser("run", help="start the Discord bot (needs DISCORD_TOKEN)")
     p.add_argument("--shard-count", type=int, help="total shards (CITEBOT_SHARD_COUNT)")
@@ -272,6 +281,22 @@ def _in_collection(settings: Settings, name: str) -> Settings:
     return settings.with_overrides(articles_dir=articles, index_dir=index)
 
 
+def _cmd_report(settings: Settings, as_json: bool) -> int:
+    path = settings.index_dir / LEDGER_FILE
+    if not path.exists():
+        raise CitebotError(
+            f"There is no ledger at {path} yet: the bot records its answers there once it runs "
+            "(citebot run, or chat)."
+        )
+    with Ledger(path, retention_days=settings.retention_days) as ledger:
+        report = ledger.report()
+    if as_json:
+        print(json.dumps(report_json(report), ensure_ascii=False))
+    else:
+        print(report_text(report))
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -312,6 +337,8 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
         return _cmd_verify(settings)
     if args.command in ("add", "remove"):
         return _cmd_add_or_remove(settings, args)
+    if args.command == "report":
+        return _cmd_report(settings, args.json)
     if args.command == "eval":
         from bot.evaluate import run_eval_command
 

@@ -21,6 +21,7 @@ from discord.ext import commands
 
 from bot.answering import Cooldowns
 from bot.collections import Collections
+from bot.ledger import Ledger
 from bot.replies import error_reply
 from bot.settings import Settings
 from retrieval import Engine
@@ -30,9 +31,11 @@ log = logging.getLogger("citebot.bot")
 EXTENSIONS = (
     "bot.cogs.add",
     "bot.cogs.ask",
+    "bot.cogs.feedback",
     "bot.cogs.messages",
     "bot.cogs.reindex",
     "bot.cogs.replicas",
+    "bot.cogs.report",
     "bot.cogs.sources",
     "bot.cogs.status",
 )
@@ -41,12 +44,13 @@ NO_PINGS = discord.AllowedMentions.none()
 
 def intents_for(settings: Settings) -> discord.Intents:
     """Only what the bot uses. Message Content is privileged: it is asked for only when answer
-    channels are configured (mentions and DMs carry their content without it)."""
+    channels are configured, or threads opened for follow-ups asked without a mention
+    (mentions and DMs carry their content without it)."""
     return discord.Intents(
         guilds=True,
         guild_messages=True,
         dm_messages=True,
-        message_content=bool(settings.answer_channels),
+        message_content=bool(settings.answer_channels) or settings.reply_mode == "thread",
     )
 
 
@@ -69,16 +73,18 @@ class CitebotTree(app_commands.CommandTree["CitebotBot"]):
 
 
 class CitebotBot(commands.Bot):
-    """citebot on Discord: /ask, /sources, /status, /reindex, /add, /remove, and answers to
-    mentions and to messages in the answer channels, each from the collection of the place it
-    comes from (bot/collections.py).
+    """citebot on Discord: /ask, /sources, /status, /reindex, /add, /remove, /report, and
+    answers to mentions, to messages in the answer channels and to follow-ups in its threads,
+    with vote buttons, each from the collection of the place it comes from (bot/collections.py).
 
     `engine` is the one collection's Engine (with CITEBOT_COLLECTIONS_DIR set, only its encoder
     and answer settings serve, shared by every collection), or a function that builds one
     (loading a model takes seconds, so it runs in a worker thread in `setup_hook`, before the
-    bot connects). A bot that built its engine closes it on `close()`. `options` go to
-    discord.py's Client (the local Discord passes its own). `progress_interval` is the least
-    time between two edits of the /reindex progress message.
+    bot connects). A bot that built its engine closes it on `close()`. `ledger` keeps the one
+    collection's answers and votes (default: the one beside the index, opened in `setup_hook`);
+    with CITEBOT_COLLECTIONS_DIR set, each collection opens its own beside its index instead.
+    `options` go to discord.py's Client (the local Discord passes its own).
+    `progress_interval` is the least time between two edits of the /reindex progress message.
     """
 
     def __init__(
@@ -87,6 +93,7 @@ class CitebotBot(commands.Bot):
         engine: Engine | Callable[[], Engine],
         *,
         progress_interval: float = 1.0,
+        ledger: Ledger | None = None,
         **options: Any,
     ) -> None:
         super().__init__(
@@ -102,6 +109,8 @@ class CitebotBot(commands.Bot):
         self._engine = engine if isinstance(engine, Engine) else None
         self._engine_factory = None if isinstance(engine, Engine) else engine
         self.progress_interval = progress_interval
+        self._ledger = ledger
+        self._owns_ledger = ledger is None
         self.cooldowns = Cooldowns(settings.cooldown_rate, settings.cooldown_per)
         self.answering = asyncio.Semaphore(settings.max_concurrent)
         self.reindexing = asyncio.Lock()  # the single collection's; each collection has its own
@@ -124,8 +133,14 @@ class CitebotBot(commands.Bot):
     async def setup_hook(self) -> None:
         if self._engine is None and self._engine_factory is not None:
             self._engine = await asyncio.to_thread(self._engine_factory)
+        settings = self.settings
+        if self._ledger is None and settings.collections_dir is None:
+            self._ledger = await asyncio.to_thread(
+                Ledger.beside, settings.index_dir, retention_days=settings.retention_days
+            )
         engine = self.engine
-        self._collections = Collections(self.settings, engine, lock=self.reindexing)
+        # Per-server collections each open their own ledger, beside their own index.
+        self._collections = Collections(settings, engine, lock=self.reindexing, ledger=self._ledger)
         if not self._collections.single:
             # The engine lends its encoder to every server's collection; it serves none itself.
             self._sweeper = asyncio.create_task(
@@ -157,6 +172,9 @@ class CitebotBot(commands.Bot):
         if self._engine_factory is not None and self._engine is not None:
             engine, self._engine = self._engine, None
             await asyncio.to_thread(engine.close)
+        if self._owns_ledger and self._ledger is not None:
+            ledger, self._ledger = self._ledger, None
+            await asyncio.to_thread(ledger.close)
 
 
 class ShardedCitebotBot(CitebotBot, commands.AutoShardedBot):

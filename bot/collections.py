@@ -10,6 +10,9 @@ Every collection's engine shares the one loaded encoder (and reader) of the temp
 bot was given. Engines open on first use and close after CITEBOT_COLLECTION_IDLE seconds unused;
 at most CITEBOT_MAX_OPEN_COLLECTIONS stay open, the least recently used closing first. One in
 use (a question being answered, a reindex or an /add running) is never closed.
+
+Each collection keeps its own ledger (bot/ledger.py) beside its own index, opened and closed
+with its engine: questions, votes and /report stay within the server (or named collection).
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ from typing import Any
 
 import discord
 
+from bot.ledger import FILENAME as LEDGER_FILE
+from bot.ledger import Ledger
 from bot.settings import Settings
 from retrieval import Engine
 
@@ -47,11 +52,13 @@ class Place:
 
 @dataclass(eq=False)
 class Collection:
-    """An open collection: its engine, and the lock its reindexes, adds and removes take."""
+    """An open collection: its engine, the lock its reindexes, adds and removes take, and its
+    ledger of answers and votes (None: none kept, so no history and no vote buttons)."""
 
     name: str
     engine: Engine
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    ledger: Ledger | None = None
     users: int = 0
     last_used: float = 0.0
 
@@ -88,7 +95,9 @@ class Collections:
     """The open collections, opened on demand from the template engine's encoder and settings.
 
     `template` is the single collection itself when CITEBOT_COLLECTIONS_DIR is unset (never
-    closed here); otherwise only its encoder, reader and answer settings are used.
+    closed here); otherwise only its encoder, reader and answer settings are used. `ledger` is
+    the single collection's (its owner's to close); each other collection opens its own beside
+    its index and closes it with its engine.
     """
 
     def __init__(
@@ -97,6 +106,7 @@ class Collections:
         template: Engine,
         *,
         lock: asyncio.Lock | None = None,
+        ledger: Ledger | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings = settings
@@ -105,7 +115,7 @@ class Collections:
         self._open: dict[str, Collection] = {}
         self._opening: dict[str, asyncio.Task[Collection]] = {}
         if settings.collections_dir is None:
-            self._open[SINGLE] = Collection(SINGLE, template, lock or asyncio.Lock())
+            self._open[SINGLE] = Collection(SINGLE, template, lock or asyncio.Lock(), ledger)
 
     @property
     def single(self) -> bool:
@@ -116,6 +126,13 @@ class Collections:
 
     def name_of(self, place: Place) -> str | None:
         return collection_name(self.settings, place)
+
+    def ledger_exists(self, name: str) -> bool:
+        """Whether the collection `name` has a ledger file yet, told without opening it."""
+        if self.settings.collections_dir is None:
+            return True
+        _, index = collection_folders(self.settings.collections_dir, name)
+        return (index / LEDGER_FILE).exists()
 
     def busy(self, place: Place) -> bool:
         """Whether the collection of `place` is open and reindexing (or adding, removing): told
@@ -178,13 +195,18 @@ class Collections:
             passage_vectors=t.passage_vectors,
         )
 
-        def load() -> None:
+        def load() -> Ledger | None:
             articles.mkdir(parents=True, exist_ok=True)
             if not engine.load():
                 log.info("Collection %s has no index yet: %s", name, engine.unavailable_reason)
+            try:
+                return Ledger.beside(index, retention_days=self.settings.retention_days)
+            except Exception:  # answers still go out, without history or vote buttons
+                log.exception("Could not open the ledger of collection %s", name)
+                return None
 
-        await asyncio.to_thread(load)
-        collection = Collection(name, engine, last_used=self._clock())
+        ledger = await asyncio.to_thread(load)
+        collection = Collection(name, engine, ledger=ledger, last_used=self._clock())
         self._open[name] = collection
         await self._bound(keep=name)
         return collection
@@ -222,6 +244,8 @@ class Collections:
         if self._open.get(collection.name) is collection:
             del self._open[collection.name]
         await asyncio.to_thread(collection.engine.close)
+        if collection.ledger is not None:
+            await asyncio.to_thread(collection.ledger.close)
 
     async def sweep(self) -> None:
         """Close idle collections, forever (a task the bot runs in per-server mode)."""

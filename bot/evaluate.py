@@ -15,6 +15,7 @@ from bot.wiring import reader_of
 from retrieval import CitebotError, Engine, InvalidQuestion
 from retrieval.answer.choose import AnswerSettings
 from retrieval.answer.evaluation import Outcome, Question, metrics, read_questions
+from retrieval.answer.followup import Turn
 from retrieval.answer.reader import Reader
 from retrieval.encode.encoder import Encoder
 from retrieval.encode.load import load_encoder
@@ -77,9 +78,10 @@ def evaluate(
             )
         outcomes = []
         for number, q in enumerate(questions, 1):
+            history = _converse(engine, q.history, mode)
             started = time.perf_counter()
             try:
-                answer = engine.ask(q.question, mode=mode)
+                answer = engine.ask(q.question, mode=mode, history=history)
             except InvalidQuestion:
                 answer = Answer(q.question, None, ())
             outcomes.append(Outcome(q, answer, (time.perf_counter() - started) * 1000))
@@ -87,6 +89,18 @@ def evaluate(
                 print(f"  {number}/{len(questions)} questions", file=sys.stderr)
         engine.close()
     return metrics(outcomes)
+
+
+def _converse(engine: Engine, questions: tuple[str, ...], mode: Mode) -> list[Turn]:
+    """Ask a follow-up's earlier questions in order, each with those before it, as the bot
+    does in a thread; the turns are the follow-up's history."""
+    turns: list[Turn] = []
+    for question in questions:
+        try:
+            turns.append(Turn.of(engine.ask(question, mode=mode, history=turns)))
+        except InvalidQuestion:
+            turns.append(Turn(question))
+    return turns
 
 
 def _questions(path: Path) -> list[Question]:

@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, TypeVar, overload
+from typing import Any, Literal, TypeVar, overload
 
 from dotenv import dotenv_values
 
@@ -22,6 +22,8 @@ from retrieval.ingest.addresses import Network, parse_networks
 from retrieval.types import DEFAULT_RECIPE, RECIPES, PassageVectors
 
 _C = TypeVar("_C", bound=str)
+ReplyMode = Literal["inline", "thread"]
+REPLY_MODES: tuple[ReplyMode, ...] = ("inline", "thread")
 
 
 class SettingsError(Exception):
@@ -92,6 +94,11 @@ class Settings:
     shard_ids: tuple[int, ...] = ()
     # Seconds between checks for a new CURRENT copied in by a replica; 0: never.
     index_poll: float = 30.0
+    # Where answers to messages go: a reply in the channel, or a thread opened for the question
+    # (follow-ups in any thread the bot answered in need no mention either way).
+    reply_mode: ReplyMode = "inline"
+    # Days the ledger keeps questions and votes (bot/ledger.py).
+    retention_days: int = 30
 
     def with_overrides(self, **values: Any) -> Settings:
         """A copy with command-line flags applied (None means "not given")."""
@@ -347,6 +354,11 @@ def _settings_from(env: Mapping[str, str]) -> Settings:
         shard_count=shard_count,
         shard_ids=shard_ids,
         index_poll=_float(env, "CITEBOT_INDEX_POLL", defaults.index_poll, 0.0, 86400.0),
+        reply_mode=_choice(
+            env, "CITEBOT_REPLY_MODE", REPLY_MODES, defaults.reply_mode, "a reply mode"
+        ),
+        retention_days=_int(env, "CITEBOT_RETENTION_DAYS", defaults.retention_days, minimum=1)
+        or defaults.retention_days,
     )
 
 

@@ -75,6 +75,27 @@ class Server(Protocol):
         check_visible: bool,
     ) -> PendingInteraction: ...
 
+    async def create_thread(
+        self,
+        name: str,
+        parent: Channel,
+        *,
+        owner: User | None = None,
+        private: bool = False,
+        thread_id: int | None = None,
+    ) -> Channel: ...
+
+    async def create_click(
+        self,
+        message_id: int,
+        button: str,
+        *,
+        user: User,
+        permissions: int | None,
+        role_ids: list[int] | None,
+        locale: str,
+    ) -> PendingInteraction: ...
+
 
 AT_NAME = re.compile(r"(?<![<\w])@([\w-]+)")
 
@@ -131,6 +152,40 @@ class Exchange:
 
         return await self.server.wait_for(check, timeout=timeout, describe=describe)
 
+    @property
+    def thread(self) -> Channel | None:
+        """The thread started from this message, if any (it has the message's id)."""
+        channel = self.server.world.channels.get(self.message.id)
+        return channel if channel is not None and channel.is_thread else None
+
+    async def wait_thread_messages(
+        self, count: int = 1, *, timeout: float = 10.0
+    ) -> list[BotMessage]:
+        """Wait until the bot has started a thread from this message and posted at least
+        ``count`` messages in it; return them."""
+
+        def check() -> list[BotMessage] | None:
+            thread = self.thread
+            found = bot_messages_in(self.server, thread) if thread is not None else []
+            return found if len(found) >= count else None
+
+        def describe() -> str:
+            thread = self.thread
+            state = "no thread was started" if thread is None else f"thread {thread.name!r}"
+            return f"wanted {count} bot message(s) in a thread on {self.message.id}: {state}"
+
+        return await self.server.wait_for(check, timeout=timeout, describe=describe)
+
+
+def bot_messages_in(server: Server, channel: Channel) -> list[BotMessage]:
+    """The bot's messages in ``channel`` (a thread, say), oldest first, as they are now."""
+    bot_id = server.world.bot_user.id
+    return [
+        m.snapshot()
+        for m in server.messages.by_channel.get(channel.id, [])
+        if m.author.id == bot_id and not m.deleted
+    ]
+
 
 class Invocation:
     """A slash command a user ran, and what the bot did about it."""
@@ -173,6 +228,12 @@ class Invocation:
             return f"/{result.command}: waiting for {what}; actions so far: {steps}"
 
         return await self.server.wait_for(check, timeout=timeout, describe=describe)
+
+    async def wait_acknowledged(self, timeout: float = 10.0) -> InteractionResult:
+        """Wait until the bot has acknowledged the interaction (any callback)."""
+        return await self.wait(
+            lambda r: bool(r.callback_types), timeout=timeout, what="an acknowledgement"
+        )
 
     async def wait_done(self, timeout: float = 10.0) -> InteractionResult:
         """Wait until the user can see an answer: a message response, or a deferral followed by
@@ -287,6 +348,43 @@ class BotSession(Generic[BotT]):
             check_visible=check_visible,
         )
         return Invocation(self.server, pending)
+
+    async def click(
+        self,
+        message: BotMessage | int,
+        button: str,
+        *,
+        user: User | None = None,
+        permissions: discord.Permissions | int | None = None,
+        roles: list[Role] | None = None,
+        locale: str = "en-US",
+    ) -> Invocation:
+        """Click a button of the bot's ``message`` as ``user`` (default alice): ``button`` is
+        its custom_id, label or emoji. Raises ``InvocationError`` for a button Discord's client
+        would not offer (absent, disabled, a link) or a message the user cannot see."""
+        perms = permissions.value if isinstance(permissions, discord.Permissions) else permissions
+        pending = await self.server.create_click(
+            message if isinstance(message, int) else message.id,
+            button,
+            user=user or self.users.alice,
+            permissions=perms,
+            role_ids=None if roles is None else [r.id for r in roles],
+            locale=locale,
+        )
+        return Invocation(self.server, pending)
+
+    async def start_thread(
+        self, name: str, *, channel: Channel | None = None, owner: User | None = None
+    ) -> Channel:
+        """A person (``owner``, default alice) starts a public thread in ``channel`` (default
+        #general); the bot gets THREAD_CREATE."""
+        return await self.server.create_thread(
+            name, channel or self.channels.general, owner=owner or self.users.alice
+        )
+
+    def messages_in(self, channel: Channel) -> list[BotMessage]:
+        """The bot's messages in ``channel``, oldest first."""
+        return bot_messages_in(self.server, channel)
 
 
 async def _wait_ready(bot: discord.Client, connect: asyncio.Task[None], timeout: float) -> None:

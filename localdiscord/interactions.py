@@ -10,10 +10,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from . import payloads
+from .components import APPLICATION_COMMAND
 from .messages import UNKNOWN_MESSAGE, StoredMessage
 from .records import (
     CALLBACK_DEFERRED_MESSAGE,
+    CALLBACK_DEFERRED_UPDATE,
     CALLBACK_MESSAGE,
+    CALLBACK_UPDATE,
     EPHEMERAL,
     LOADING,
     ActionKind,
@@ -41,6 +44,8 @@ class PendingInteraction:
     created: float  # loop time
     deadline: float
     callback_type: int | None = None
+    kind: int = APPLICATION_COMMAND
+    clicked: StoredMessage | None = None  # the message whose button was clicked
     acknowledged_late: bool = False
     original: StoredMessage | None = None
     followups: dict[int, StoredMessage] = field(default_factory=dict)
@@ -100,7 +105,7 @@ class InteractionBook:
         world = self.server.world
         metadata = {
             "id": str(pending.id),
-            "type": 2,
+            "type": pending.kind,
             "user": payloads.user_payload(pending.user),
             "authorizing_integration_owners": {"0": str(pending.channel.guild_id or 0)},
             "name": pending.command,
@@ -113,7 +118,9 @@ class InteractionBook:
             interaction_id=pending.id,
             interaction_metadata=metadata,
             webhook_id=world.bot_user.id,
-            message_type=payloads.MESSAGE_TYPE_CHAT_INPUT_COMMAND,
+            message_type=payloads.MESSAGE_TYPE_CHAT_INPUT_COMMAND
+            if pending.kind == APPLICATION_COMMAND
+            else payloads.MESSAGE_TYPE_REPLY,
             flags=flags,
             placeholder=placeholder,
         )
@@ -133,6 +140,10 @@ class InteractionBook:
         kind = int(body.get("type", 0))
         data: JSON = body.get("data") or {}
         ephemeral = int(data.get("flags") or 0) & EPHEMERAL
+        if kind in (CALLBACK_UPDATE, CALLBACK_DEFERRED_UPDATE) and pending.clicked is None:
+            raise ApiError(400, 40043, "Interaction response type is not valid here")
+        if kind == CALLBACK_UPDATE and pending.clicked is not None:
+            self.server.messages.edit(pending.clicked, data)  # before acknowledging: may fail
         pending.callback_type = kind
         stored: StoredMessage | None = None
         if kind == CALLBACK_MESSAGE:
@@ -142,14 +153,18 @@ class InteractionBook:
             stored = self._response_message(
                 pending, {}, [], flags=LOADING | ephemeral, placeholder=True
             )
+        elif kind in (CALLBACK_UPDATE, CALLBACK_DEFERRED_UPDATE):
+            stored = pending.clicked  # edits of @original now edit the clicked message
         pending.original = stored
         self._record(pending, "callback", body, stored, callback_type=kind)
-        if stored is not None:
+        if kind == CALLBACK_UPDATE and stored is not None:
+            await self.server.publish("MESSAGE_UPDATE", stored)
+        elif stored is not None and kind != CALLBACK_DEFERRED_UPDATE:
             await self.server.publish("MESSAGE_CREATE", stored)
         answer: JSON = {
             "interaction": {
                 "id": str(pending.id),
-                "type": 2,
+                "type": pending.kind,
                 "response_message_loading": kind == CALLBACK_DEFERRED_MESSAGE,
                 "response_message_ephemeral": bool(ephemeral),
             },

@@ -340,12 +340,15 @@ def interaction_payload(
     permissions: int,
     role_ids: list[int],
     locale: str,
+    kind: int = 2,
+    message: JSON | None = None,
 ) -> JSON:
-    """INTERACTION_CREATE for an application command (type 2), in a guild channel or a DM."""
+    """INTERACTION_CREATE for an application command (type 2) or a click on a component of
+    ``message`` (type 3), in a guild channel or a DM."""
     payload: JSON = {
         "id": str(interaction_id),
         "application_id": str(world.bot_user.id),
-        "type": 2,
+        "type": kind,
         "token": token,
         "version": 1,
         "data": data,
@@ -357,6 +360,8 @@ def interaction_payload(
         "attachment_size_limit": ATTACHMENT_SIZE_LIMIT,
         "app_permissions": str(world.permissions_of(world.bot_user.id, channel.guild_id)),
     }
+    if message is not None:
+        payload["message"] = message
     if channel.is_dm:
         payload["user"] = user_payload(user)
         payload["context"] = 1  # BOT_DM

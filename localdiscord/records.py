@@ -16,6 +16,9 @@ LOADING = 1 << 7
 # Interaction callback types (discord.InteractionResponseType values).
 CALLBACK_MESSAGE = 4
 CALLBACK_DEFERRED_MESSAGE = 5
+# For clicks on a message's components only: acknowledge (edit later), or edit the message now.
+CALLBACK_DEFERRED_UPDATE = 6
+CALLBACK_UPDATE = 7
 
 
 @dataclass(frozen=True)
@@ -86,7 +89,7 @@ class InteractionResult:
     """Everything the bot did in answer to one interaction, in order."""
 
     interaction_id: int
-    command: str
+    command: str  # for a click, the button's custom_id
     actions: tuple[InteractionAction, ...]
     original: BotMessage | None  # the original response's current state
     expired: bool  # the bot did not acknowledge within the deadline (Discord shows an error)
@@ -109,8 +112,9 @@ class InteractionResult:
 
     @property
     def answered(self) -> bool:
-        """A user can see an answer: a message response, an edited defer, or a follow-up."""
-        if CALLBACK_MESSAGE in self.callback_types:
+        """A user can see an answer: a message response, an edited defer, or a follow-up; for a
+        click, also an update of the clicked message (or its acknowledgement)."""
+        if {CALLBACK_MESSAGE, CALLBACK_UPDATE, CALLBACK_DEFERRED_UPDATE} & set(self.callback_types):
             return True
         return self.deferred and any(a.kind in ("edit_original", "followup") for a in self.actions)
 

@@ -7,6 +7,7 @@ import textwrap
 from collections.abc import Mapping
 from typing import Any
 
+from .components import button_label, buttons_of
 from .records import BotMessage, InteractionResult
 
 BAR = "│ "
@@ -65,6 +66,9 @@ def render_message(message: BotMessage, *, width: int = 88) -> str:
         parts.append("\n".join(_wrap(message.content, width)))
     parts.extend(render_embed(embed, width=width) for embed in message.embeds)
     parts.extend(f"[attachment: {a.get('filename', '?')}]" for a in message.attachments)
+    buttons = buttons_of({"components": list(message.components)})
+    if buttons:
+        parts.append(" ".join(f"[{button_label(b) or b.get('custom_id')}]" for b in buttons))
     return "\n".join(parts) if parts else "(empty message)"
 
 

@@ -30,6 +30,9 @@ BODY: web.RequestKey[Any] = web.RequestKey("localdiscord_body", object)
 UPLOADS: web.RequestKey[list[Upload]] = web.RequestKey("localdiscord_uploads", list)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 UNKNOWN_CHANNEL, UNKNOWN_USER, UNKNOWN_APPLICATION, MISSING_ACCESS = 10003, 10013, 10002, 50001
+CANNOT_ON_CHANNEL_TYPE, THREAD_EXISTS = 50024, 160004
+THREAD_NAME_MAX = 100
+HAS_THREAD = 1 << 5  # message flag: a thread was started from it
 
 
 @dataclass(frozen=True)
@@ -260,6 +263,39 @@ async def delete_message(request: web.Request) -> web.Response:
     return no_content()
 
 
+async def start_thread(request: web.Request) -> web.Response:
+    """A public thread on a message, named by the body; it takes the message's id."""
+    server = _server(request)
+    channel = _channel(request)
+    stored = server.messages.get(_int(request, "message_id"), channel.id)
+    if channel.kind != "text":
+        raise ApiError(400, CANNOT_ON_CHANNEL_TYPE, "Cannot execute action on this channel type")
+    if stored.id in server.world.channels:
+        raise ApiError(400, THREAD_EXISTS, "A thread has already been created for this message")
+    name = _body(request).get("name")
+    if not isinstance(name, str) or not 1 <= len(name) <= THREAD_NAME_MAX:
+        raise ApiError(
+            400,
+            50035,
+            "Invalid Form Body",
+            {
+                "name": {
+                    "_errors": [
+                        {
+                            "code": "BASE_TYPE_BAD_LENGTH",
+                            "message": "Must be between 1 and 100 in length.",
+                        }
+                    ]
+                }
+            },
+        )
+    thread = await server.create_thread(
+        name, channel, owner=server.world.bot_user, thread_id=stored.id
+    )
+    stored.payload["flags"] |= HAS_THREAD
+    return json_response(payloads.thread_payload(server.world, thread))
+
+
 async def typing_or_reaction(request: web.Request) -> web.Response:
     _channel(request)
     return no_content()
@@ -339,6 +375,7 @@ def add_routes(app: web.Application) -> None:
     r.add_get(message, get_message)
     r.add_patch(message, patch_message)
     r.add_delete(message, delete_message)
+    r.add_post(message + "/threads", start_thread)
     r.add_post(API + "/channels/{channel_id}/typing", typing_or_reaction)
     r.add_route("*", message + "/reactions/{emoji}/@me", typing_or_reaction)
     r.add_post(API + "/interactions/{interaction_id}/{token}/callback", interaction_callback)

@@ -18,9 +18,9 @@ from typing import Any, TypeVar
 import discord
 from aiohttp import web
 
-from . import commands, harness, payloads, rest
+from . import commands, components, harness, payloads, rest
 from .commands import CommandRegistry
-from .errors import LocalDiscordError
+from .errors import InvocationError, LocalDiscordError
 from .faults import Fault, Faults
 from .gateway import (
     INTENT_DIRECT_MESSAGES,
@@ -306,11 +306,20 @@ class LocalDiscord:
             raise LocalDiscordError("no bot has connected to the gateway yet")
 
     async def create_thread(
-        self, name: str, parent: Channel, *, owner: User | None = None, private: bool = False
+        self,
+        name: str,
+        parent: Channel,
+        *,
+        owner: User | None = None,
+        private: bool = False,
+        thread_id: int | None = None,
     ) -> Channel:
         """Start a thread in ``parent``; a connected bot gets THREAD_CREATE, as on Discord (a
-        bot that connects later finds it in GUILD_CREATE)."""
-        thread = self.world.add_thread(name, parent, owner=owner, private=private)
+        bot that connects later finds it in GUILD_CREATE). A thread started from a message
+        takes the message's id (``thread_id``), as on Discord."""
+        thread = self.world.add_thread(
+            name, parent, owner=owner, private=private, thread_id=thread_id
+        )
         if self.gateway.has_intent(INTENT_GUILDS):
             data = {**payloads.thread_payload(self.world, thread), "newly_created": True}
             await self.gateway.dispatch("THREAD_CREATE", data)
@@ -344,9 +353,6 @@ class LocalDiscord:
         path = command.removeprefix("/").split()
         guild_id = channel.guild_id
         registered = self.commands.find(path[0], guild_id=guild_id)
-        if role_ids is None:  # the user's roles in this guild (none in a DM)
-            member = None if guild_id is None else self.world.member_in(user.id, guild_id)
-            role_ids = [] if member is None else member.role_ids
         perms = self.world.permissions_of(user.id, guild_id) if permissions is None else permissions
         if check_visible:
             commands.check_visible(
@@ -358,16 +364,79 @@ class LocalDiscord:
             options,
             attachment=lambda f: attachment_payload(f, self.base_url),
         )
+        return await self._interact(
+            " ".join(path),
+            data,
+            user=user,
+            channel=channel,
+            permissions=perms,
+            role_ids=role_ids,
+            locale=locale,
+        )
+
+    async def create_click(
+        self,
+        message_id: int,
+        button: str,
+        *,
+        user: User,
+        permissions: int | None,
+        role_ids: list[int] | None,
+        locale: str,
+    ) -> PendingInteraction:
+        """``user`` clicks the button (by custom_id, label or emoji) on the bot's message."""
+        self._require_bot()
+        stored = self.messages.get(message_id)
+        if stored.payload["flags"] & EPHEMERAL and stored.interaction_id is not None:
+            shown_to = self.interactions.by_id[stored.interaction_id].user
+            if shown_to.id != user.id:
+                raise InvocationError(f"only {shown_to.name} can see message {message_id}")
+        found = components.find_button(stored.payload, button)
+        data = {"custom_id": found["custom_id"], "component_type": components.BUTTON}
+        # A click in a thread is in its parent channel's guild, like the thread itself.
+        guild_id = stored.channel.guild_id
+        perms = self.world.permissions_of(user.id, guild_id) if permissions is None else permissions
+        return await self._interact(
+            found["custom_id"],
+            data,
+            user=user,
+            channel=stored.channel,
+            permissions=perms,
+            role_ids=role_ids,
+            locale=locale,
+            clicked=stored,
+        )
+
+    async def _interact(
+        self,
+        name: str,
+        data: JSON,
+        *,
+        user: User,
+        channel: Channel,
+        permissions: int,
+        role_ids: list[int] | None,
+        locale: str,
+        clicked: StoredMessage | None = None,
+    ) -> PendingInteraction:
+        if role_ids is None:  # the user's roles in this guild (none in a DM)
+            guild_id = channel.guild_id
+            member = None if guild_id is None else self.world.member_in(user.id, guild_id)
+            role_ids = [] if member is None else list(member.role_ids)
+        roles = role_ids
         loop = asyncio.get_running_loop()
         now = loop.time()
+        kind = components.APPLICATION_COMMAND if clicked is None else components.MESSAGE_COMPONENT
         pending = PendingInteraction(
             self.world.new_id(),
             secrets.token_urlsafe(48),
-            " ".join(path),
+            name,
             user,
             channel,
             created=now,
             deadline=now + self.ack_deadline,
+            kind=kind,
+            clicked=clicked,
         )
         self.interactions.add(pending)
         # Wake waiters at the deadline so an unacknowledged interaction fails promptly.
@@ -381,9 +450,11 @@ class LocalDiscord:
                 user=user,
                 channel=channel,
                 data=data,
-                permissions=perms,
-                role_ids=role_ids,
+                permissions=permissions,
+                role_ids=roles,
                 locale=locale,
+                kind=kind,
+                message=None if clicked is None else clicked.payload,
             ),
         )
         return pending

@@ -9,6 +9,8 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlparse
 
+from .components import component_errors
+
 JSON = dict[str, Any]
 
 CONTENT_MAX = 2000
@@ -123,6 +125,9 @@ def validate_message(body: JSON, *, attachments: int = 0, editing: bool = False)
                 "MESSAGE_ALLOWED_MENTIONS_PARSE_EXCLUSIVE",
                 f'parse:["{kind}"] and {kind}: [ids...] are mutually exclusive.',
             )
+    if "components" in body:
+        for path, code, message in component_errors(body.get("components")):
+            form.add(path, code, message)
     form.raise_if_any()
     has_body = any(body.get(k) for k in ("content", "embeds", "sticker_ids", "components", "poll"))
     if not editing and not has_body and attachments == 0:

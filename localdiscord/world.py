@@ -257,16 +257,24 @@ class World:
         return channel
 
     def add_thread(
-        self, name: str, parent: Channel, *, owner: User | None = None, private: bool = False
+        self,
+        name: str,
+        parent: Channel,
+        *,
+        owner: User | None = None,
+        private: bool = False,
+        thread_id: int | None = None,
     ) -> Channel:
         """A thread in the text channel ``parent``, started by ``owner`` (default alice). The
-        bot is taken to be in a private thread (Discord shows it no others)."""
+        bot is taken to be in a private thread (Discord shows it no others). Thread names need
+        not be unique on Discord; a repeated name is found by ``named_channels`` as the latest."""
         if parent.kind != "text":
             raise ValueError(f"threads start in a text channel; {parent.name!r} is {parent.kind}")
-        if name in self._channel_names:
+        named = self._channel_names.get(name)
+        if named is not None and not named.is_thread and thread_id is None:
             raise ValueError(f"a channel named {name!r} already exists; pick another name")
         thread = Channel(
-            self.new_id(),
+            thread_id or self.new_id(),
             name,
             "private_thread" if private else "public_thread",
             parent.guild_id,
@@ -274,7 +282,8 @@ class World:
             owner_id=(owner or self._names["alice"]).id,
         )
         self.channels[thread.id] = thread
-        self._channel_names[name] = thread
+        if named is None or named.is_thread:
+            self._channel_names[name] = thread
         return thread
 
     def dm_channel(self, user: User) -> Channel:

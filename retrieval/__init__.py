@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from retrieval.answer.choose import AnswerSettings
 from retrieval.answer.evaluation import Outcome, metrics, read_questions
+from retrieval.answer.followup import Turn
 from retrieval.encode.encoder import Encoder
 from retrieval.encode.load import (
     BACKENDS,
@@ -83,6 +84,7 @@ __all__ = [
     "Skipped",
     "Source",
     "StorageError",
+    "Turn",
     "Verification",
     "clean_question",
     "load_encoder",

@@ -10,11 +10,13 @@ from __future__ import annotations
 import sqlite3
 import threading
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+from retrieval.answer import followup
 from retrieval.answer.choose import AnswerSettings, answer_question, source_of
+from retrieval.answer.followup import Turn
 from retrieval.answer.reader import Reader
 from retrieval.answer.search import hits, rank_passages
 from retrieval.build.embedding import Embedder
@@ -165,13 +167,38 @@ class Engine:
 
     # --- questions ---
 
-    def ask(self, question: str, *, mode: Mode = "hybrid") -> Answer:
-        """Answer a question (blocking: call it from a worker thread in async code)."""
+    def ask(self, question: str, *, mode: Mode = "hybrid", history: Sequence[Turn] = ()) -> Answer:
+        """Answer a question (blocking: call it from a worker thread in async code).
+
+        `history` holds the conversation's earlier questions, oldest first: a follow-up that
+        leans on them ("Who will he meet there?") is searched with their names and terms
+        (answer/followup.py). Without history, or for a question that stands alone, the answer
+        is the same as without.
+        """
         text = clean_question(question)
+        context = followup.context_of(text, history)
         with self._reading() as version:
-            return answer_question(
-                version, self.encoder, text, mode=mode, settings=self.settings, reader=self.reader
+            if context is None:
+                return answer_question(
+                    version,
+                    self.encoder,
+                    text,
+                    mode=mode,
+                    settings=self.settings,
+                    reader=self.reader,
+                )
+            answer = answer_question(
+                version,
+                self.encoder,
+                context.query,
+                mode=mode,
+                settings=self.settings,
+                reader=self.reader,
+                prefer=context.prefer,
             )
+            cited = answer.citation
+            sentence = None if cited is None else followup.cited_sentence(version, cited)
+        return followup.settle(text, context, answer, sentence)
 
     def search(self, question: str, *, mode: Mode = "hybrid", k: int = 10) -> list[Hit]:
         text = clean_question(question)

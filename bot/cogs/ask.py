@@ -1,4 +1,5 @@
-"""/ask: answer a question in the channel, with a quoted sentence and its article."""
+"""/ask: answer a question in the channel, with a quoted sentence, its article and vote buttons;
+in a thread the bot answered in, the thread's earlier questions are its context."""
 
 from __future__ import annotations
 
@@ -6,9 +7,10 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.answering import answer, no_words_hint
+from bot.answering import no_words_hint
 from bot.client import NO_PINGS, CitebotBot
 from bot.collections import place_of
+from bot.conversation import Outgoing, answer_in_conversation, where_of
 from bot.formatting import Reply
 from bot.replies import NO_COLLECTION, cooling_down
 
@@ -41,13 +43,22 @@ class Ask(commands.Cog):
             )
             return
         await interaction.response.defer(thinking=True)
-        async with self.bot.collections.use(place_of(interaction)) as collection:
+        bot = self.bot
+        async with bot.collections.use(place_of(interaction)) as collection:
             if collection is None:
-                reply = Reply(content=NO_COLLECTION)
+                outgoing = Outgoing(Reply(content=NO_COLLECTION))
             else:
-                reply = await answer(collection.engine, question, self.bot.answering)
+                outgoing = await answer_in_conversation(
+                    collection.engine,
+                    collection.ledger,
+                    bot.answering,
+                    question,
+                    interaction.user.id,
+                    where_of(interaction.channel),
+                )
+        reply = outgoing.reply
         await interaction.edit_original_response(
-            content=reply.content, embed=reply.embed, allowed_mentions=NO_PINGS
+            content=reply.content, embed=reply.embed, view=outgoing.view, allowed_mentions=NO_PINGS
         )
 
 

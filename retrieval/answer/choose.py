@@ -32,6 +32,9 @@ from retrieval.types import Answer, Article, Citation, Mode, Source
 # training data, docs/reader.md), and without a reader the relevance score of `Confidence`.
 READER_THRESHOLD = 0.5
 HEURISTIC_THRESHOLD = 0.3
+# What a follow-up's sentence gains for being in an article the conversation already cited: about
+# one passage-rank step, enough to settle a near tie, not to override a clearly better sentence.
+PREFERRED = 0.2
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,11 +108,13 @@ def answer_question(
     mode: Mode = "hybrid",
     settings: AnswerSettings = AnswerSettings(),
     reader: Reader | None = None,
+    prefer: frozenset[str] = frozenset(),
 ) -> Answer:
     """Answer with the best sentence of the best passages, or abstain with the nearest articles.
 
     In hybrid mode a `reader` picks the sentence and decides abstention; the plain modes and a
-    missing reader use the hand-weighted scores. The returned citation always satisfies
+    missing reader use the hand-weighted scores. Sentences of the articles in `prefer` (those a
+    conversation already cited) score `PREFERRED` more. The returned citation always satisfies
     `article.text[start:end] == snippet`.
     """
     query, ranked = rank_passages(version, question, encoder, mode, settings.depth)
@@ -121,6 +126,9 @@ def answer_question(
 
     features = candidate_features(version, question, query, mode, ranked, rows, settings)
     scores = heuristic_scores(features, mode)
+    for f in features.features:
+        if f.article_id in prefer:
+            scores[f.sentence_id] += PREFERRED
     cited = None
     if reader is not None and mode == "hybrid":
         best = _read(version, reader, question, features, scores, ranked, settings.read)

@@ -4,7 +4,9 @@ A question is answerable when it lists gold answers. Over answerable questions:
 `article_recall@1` / `@5` (a gold article among the first 1 / 5 distinct articles ranked),
 `mrr` (reciprocal rank of the first gold article), `snippet_hit@1` (not an abstention, cites a
 gold article, and the snippet contains a gold answer after normalisation), `false_abstain_rate`.
-Over unanswerable ones: `abstain_recall`. Latency: `p50_ms`, `p95_ms` per question.
+Over unanswerable ones: `abstain_recall`. Latency: `p50_ms`, `p95_ms` per question. A question
+with a `history` is a follow-up: the history is asked first, as in a conversation, and only the
+follow-up is scored.
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ class Question:
     question: str
     answers: tuple[str, ...]
     article_ids: tuple[str, ...]
+    # Questions asked before in the same conversation, oldest first (the followups set).
+    history: tuple[str, ...] = ()
 
     @property
     def answerable(self) -> bool:
@@ -59,6 +63,7 @@ def read_questions(path: Path) -> list[Question]:
                         question=str(data["question"]),
                         answers=tuple(str(a) for a in data.get("answers") or ()),
                         article_ids=tuple(str(g) for g in gold),
+                        history=tuple(str(h) for h in data.get("history") or ()),
                     )
                 )
             except (ValueError, KeyError, TypeError) as exc:

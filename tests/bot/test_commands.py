@@ -19,7 +19,7 @@ from retrieval.encode.fake import FakeEncoder
 from tests.bot.conftest import CHIPS, CountedAsks, Run, embed_of
 from tests.conftest import write_corpus
 
-COMMANDS = {"add", "ask", "reindex", "remove", "sources", "status"}
+COMMANDS = {"add", "ask", "reindex", "remove", "report", "sources", "status"}
 
 
 async def test_unavailable_index_is_explained(tmp_path: Path, run_bot: Run) -> None:
