@@ -4,12 +4,16 @@ and index; channels mapped to named collections; DMs; lazy opening, idle closing
 from __future__ import annotations
 
 import asyncio
+import json
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from bot.cli import main
 from bot.collections import Collections, Place, collection_folders
+from bot.ledger import FILENAME as LEDGER_FILE
+from bot.ledger import Ledger
 from bot.replies import NO_COLLECTION
 from bot.settings import Settings
 from localdiscord import Guild, LocalDiscord
@@ -258,3 +262,65 @@ async def test_a_collection_in_use_is_never_closed_and_opens_once(
         assert (root / "server-222222222222222222" / "articles").is_dir()
     finally:
         await collections.close()
+
+
+async def test_follow_ups_votes_and_report_stay_in_each_servers_collection(
+    run_bot: Run,
+    fake: LocalDiscord,
+    second: Guild,
+    collections: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    first_index = collection_folders(collections, f"server-{fake.world.guild_id}")[1]
+    second_index = collection_folders(collections, f"server-{second.id}")[1]
+    async with run_bot(collections_dir=collections, reply_mode="thread") as session:
+        general, lobby = session.channels.general, session.channels.lobby
+        await reindex(session, lobby)
+        await reindex(session, general)
+        # A question in the second server opens a thread there; its follow-up, with no
+        # mention, is read with the thread's history from that server's own ledger.
+        exchange = await session.send_message(HARBOUR_Q, channel=lobby, mention_bot=True)
+        [answer] = await exchange.wait_thread_messages()
+        thread = exchange.thread
+        assert thread is not None
+        follow = await session.send_message(
+            "When did it reopen?", channel=thread, author=session.users.bob
+        )
+        [again] = await follow.wait_messages()
+        voted = await (await session.click(answer, "👍", user=session.users.bob)).wait_done()
+        here = await (await session.invoke("ask", {"question": CHIPS})).wait_done()
+        report_there = await (
+            await session.invoke("report", user=session.users.owner, channel=lobby)
+        ).wait_done()
+        report_here = await (
+            await session.invoke("report", user=session.users.owner, channel=general)
+        ).wait_done()
+    assert thread.guild_id == second.id and thread.parent_id == lobby.id
+    assert "140 cables" in (embed_of(answer).description or "")
+    assert again.channel_id == thread.id
+    assert voted.messages[0].content.startswith("Thanks")
+    assert here.original is not None and here.original.components  # vote buttons here too
+    with Ledger(second_index / LEDGER_FILE) as ledger:
+        history = ledger.history(thread.id)
+        second_report = ledger.report()
+    with Ledger(first_index / LEDGER_FILE) as ledger:
+        first_report = ledger.report()
+    assert [t.question for t in history] == [HARBOUR_Q, "When did it reopen?"]
+    assert history[0].cited_article_id is not None
+    assert (second_report.asked, first_report.asked) == (2, 1)
+    assert [(v.up, v.down) for v in second_report.votes] == [(1, 0)]
+    assert first_report.votes == ()
+    there_embed, here_embed = embed_of(report_there.messages[0]), embed_of(report_here.messages[0])
+    assert "**2** questions asked" in (there_embed.description or "")
+    assert "**1** questions asked" in (here_embed.description or "")
+    assert {f.name: f.value for f in there_embed.fields}["Collection"] == f"server-{second.id}"
+    # `citebot --collection NAME report` reads that collection's ledger.
+    env = tmp_path / ".env"
+    env.write_text(f"CITEBOT_COLLECTIONS_DIR={collections}\n")
+    capsys.readouterr()
+    assert (
+        main(["--env-file", str(env), "--collection", f"server-{second.id}", "report", "--json"])
+        == 0
+    )
+    assert json.loads(capsys.readouterr().out)["asked"] == 2
