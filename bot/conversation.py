@@ -15,11 +15,13 @@ from dataclasses import dataclass
 import discord
 
 from bot.answering import ask
+from bot.collections import Collection
 from bot.feedback import vote_view
 from bot.formatting import Reply
-from bot.ledger import Ledger, Where
+from bot.ledger import Where
+from bot.replies import NO_COLLECTION
 from bot.text import plain
-from retrieval import Engine, Turn
+from retrieval import Turn
 
 log = logging.getLogger("citebot.bot")
 
@@ -49,13 +51,17 @@ def thread_name(question: str) -> str:
 
 
 async def answer_in_conversation(
-    engine: Engine,
-    ledger: Ledger | None,
+    collection: Collection | None,
     gate: asyncio.Semaphore,
     question: str,
     user_id: int,
     where: Where,
 ) -> Outgoing:
+    """Answer from the place's collection (None: the place has none), with the conversation's
+    history, and record the answer for its vote buttons."""
+    if collection is None:
+        return Outgoing(Reply(content=NO_COLLECTION))
+    engine, ledger = collection.engine, collection.ledger
     history: list[Turn] = []
     if ledger is not None and where.conversation_id is not None:
         try:

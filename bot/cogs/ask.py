@@ -10,8 +10,7 @@ from discord.ext import commands
 from bot.answering import no_words_hint
 from bot.client import NO_PINGS, CitebotBot
 from bot.collections import place_of
-from bot.conversation import Outgoing, answer_in_conversation, where_of
-from bot.formatting import Reply
+from bot.conversation import answer_in_conversation, where_of
 from bot.replies import NO_COLLECTION, cooling_down
 
 
@@ -45,17 +44,13 @@ class Ask(commands.Cog):
         await interaction.response.defer(thinking=True)
         bot = self.bot
         async with bot.collections.use(place_of(interaction)) as collection:
-            if collection is None:
-                outgoing = Outgoing(Reply(content=NO_COLLECTION))
-            else:
-                outgoing = await answer_in_conversation(
-                    collection.engine,
-                    collection.ledger,
-                    bot.answering,
-                    question,
-                    interaction.user.id,
-                    where_of(interaction.channel),
-                )
+            outgoing = await answer_in_conversation(
+                collection,
+                bot.answering,
+                question,
+                interaction.user.id,
+                where_of(interaction.channel),
+            )
         reply = outgoing.reply
         await interaction.edit_original_response(
             content=reply.content, embed=reply.embed, view=outgoing.view, allowed_mentions=NO_PINGS

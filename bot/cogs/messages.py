@@ -118,17 +118,9 @@ class Messages(commands.Cog):
             await channel.typing()  # shows "citebot is typing…" until the reply
         try:
             async with self.bot.collections.use(place) as collection:
-                if collection is None:
-                    outgoing = Outgoing(Reply(content=NO_COLLECTION))
-                else:
-                    outgoing = await answer_in_conversation(
-                        collection.engine,
-                        collection.ledger,
-                        self.bot.answering,
-                        question,
-                        message.author.id,
-                        where_of(channel),
-                    )
+                outgoing = await answer_in_conversation(
+                    collection, self.bot.answering, question, message.author.id, where_of(channel)
+                )
         except Exception as exc:
             outgoing = Outgoing(Reply(content=error_reply(exc)))
         await self._send(message, channel, outgoing)
