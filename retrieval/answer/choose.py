@@ -131,7 +131,10 @@ def answer_question(
             scores[f.sentence_id] += PREFERRED
     cited = None
     if reader is not None and mode == "hybrid":
-        best = _read(version, reader, question, features, scores, ranked, settings.read)
+        shortlist = read_shortlist(
+            version, reader, question, features, scores, ranked, settings.read
+        )
+        best = _likeliest(reader, shortlist)
         threshold = settings.threshold
         if threshold is None:
             threshold = READER_THRESHOLD if reader.combiner is None else reader.combiner.threshold
@@ -406,18 +409,9 @@ def read_shortlist(
     return Shortlist(shortlist, heuristic, probabilities, features)
 
 
-def _read(
-    version: IndexVersion,
-    reader: Reader,
-    question: str,
-    candidates: Candidates,
-    scores: dict[int, float],
-    ranked: list[Ranked],
-    read: int,
-) -> _Candidate | None:
+def _likeliest(reader: Reader, shortlist: Shortlist) -> _Candidate | None:
     """The shortlisted sentence likeliest to answer, by the combiner when the reader has one
     and by the reader's probability otherwise; its score is that probability."""
-    shortlist = read_shortlist(version, reader, question, candidates, scores, ranked, read)
     if not shortlist.candidates:
         return None
     if reader.combiner is not None:
