@@ -41,8 +41,9 @@ Run = Callable[..., AbstractAsyncContextManager[BotSession[CitebotBot]]]
 
 class CountedAsks:
     """Stands in for `Engine.ask`: counts the questions being answered at once (`most`, the
-    highest count seen). `hold(running)` runs inside each, counted, before the real ask: a test
-    holds questions there to see how many the bot lets run together."""
+    highest count seen) and records the threads they ran on (`threads`). `hold(running)` runs
+    inside each, counted, before the real ask: a test holds questions there to see how many the
+    bot lets run together."""
 
     def __init__(
         self, ask: Callable[..., Answer], hold: Callable[[int], None] = lambda running: None
@@ -52,11 +53,13 @@ class CountedAsks:
         self._lock = threading.Lock()
         self._running = 0
         self.most = 0
+        self.threads: set[int] = set()
 
     def __call__(self, question: str, **kwargs: Any) -> Answer:
         with self._lock:
             self._running += 1
             self.most = max(self.most, self._running)
+            self.threads.add(threading.get_ident())
             running = self._running
         try:
             self._hold(running)

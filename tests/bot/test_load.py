@@ -1,9 +1,12 @@
 """200 questions at once through the local Discord, mentions and /ask mixed: every one answered
 exactly once, none lost, none mixed up, the engine never running more than max_concurrent at a
-time, and the event loop kept responsive. Latency is measured by `python -m benchmarks.load`,
-not asserted here (docs/reliability.md has the figures)."""
+time, and never on the event loop's thread. Latency and the loop's lag are measured by
+`python -m benchmarks.load`, not asserted here: a time bound fails on a busy machine (CI once
+measured 0.31 s of lag with no fault in the code), so docs/reliability.md has the figures."""
 
 from __future__ import annotations
+
+import threading
 
 import pytest
 
@@ -15,11 +18,6 @@ from tests.bot.conftest import CountedAsks, Run
 
 QUESTIONS = 200
 MAX_CONCURRENT = 4
-# The loop's worst lag in this test measured 20-50 ms on a 2-core machine kept busy by other
-# work (the benchmark prints it; docs/reliability.md has the figures). The bound is looser so
-# that a busier machine does not fail the test, while work run on the loop instead of in a
-# thread (an encode, a search, a reindex) still would.
-LAG_BOUND = 0.25
 
 
 async def test_200_questions_at_once_are_each_answered_exactly_once(
@@ -42,5 +40,6 @@ async def test_200_questions_at_once_are_each_answered_exactly_once(
         [embed] = message.embeds
         assert embed["footer"]["text"] == plain(f"Asked: {question.text}", 300)
     assert 1 < asks.most <= MAX_CONCURRENT
-    assert result.lag.lags, "the lag probe never ran"
-    assert result.lag.worst <= LAG_BOUND, f"the event loop lagged {result.lag.worst:.3f} s"
+    # An encode or a search run on the loop would stall every other question; the bot and the
+    # local Discord share this test's loop, so its thread is the one the engine must stay off.
+    assert asks.threads and threading.get_ident() not in asks.threads
