@@ -131,8 +131,9 @@ def answer_question(
             scores[f.sentence_id] += PREFERRED
     cited = None
     if reader is not None and mode == "hybrid":
+        sure = None if reader.combiner is None else reader.combiner.sure
         shortlist = read_shortlist(
-            version, reader, question, features, scores, ranked, settings.read
+            version, reader, question, features, scores, ranked, settings.read, sure=sure
         )
         best = _likeliest(reader, shortlist)
         threshold = settings.threshold
@@ -366,12 +367,14 @@ def read_shortlist(
     scores: dict[int, float],
     ranked: list[Ranked],
     read: int,
+    *,
+    sure: float | None = None,
 ) -> Shortlist:
     """Read the `read` best-scored candidates with the question, and describe each one for the
-    combiner."""
+    combiner. With `sure`, the first is read alone, and when the reader gives it at least that
+    probability the others go unread: the shortlist is that sentence."""
     shortlist = sorted(candidates.features, key=lambda f: (-scores[f.sentence_id], f.sentence_id))
     shortlist = shortlist[:read]
-    heuristic = np.asarray([scores[f.sentence_id] for f in shortlist], dtype=np.float64)
     if not shortlist:
         empty = np.zeros(0, dtype=np.float64)
         return Shortlist([], empty, empty, np.zeros((0, len(FEATURES)), dtype=np.float64))
@@ -380,7 +383,16 @@ def read_shortlist(
         reader_document(candidates.articles[f.article_id].title, previous[f.sentence_id], f.text)
         for f in shortlist
     ]
-    probabilities = np.asarray(reader.score(question, documents), dtype=np.float64)
+    if sure is None or len(shortlist) == 1:
+        probabilities = np.asarray(reader.score(question, documents), dtype=np.float64)
+    else:
+        probabilities = np.asarray(reader.score(question, documents[:1]), dtype=np.float64)
+        if probabilities[0] >= sure:
+            shortlist = shortlist[:1]
+        else:
+            rest = np.asarray(reader.score(question, documents[1:]), dtype=np.float64)
+            probabilities = np.concatenate([probabilities, rest])
+    heuristic = np.asarray([scores[f.sentence_id] for f in shortlist], dtype=np.float64)
     clipped = np.clip(probabilities, 1e-4, 1 - 1e-4)
     logits = np.log(clipped / (1 - clipped))
     entities = {

@@ -44,12 +44,18 @@ FEATURES = (
 
 @dataclass(frozen=True, slots=True)
 class Combiner:
-    """Weights over named features; `threshold` is the probability below which citebot abstains."""
+    """Weights over named features; `threshold` is the probability below which citebot abstains.
+
+    `sure`, when set, is the reader's probability for the best hand-weighted sentence at which
+    the rest of the shortlist goes unread: the combiner then weighs that sentence alone. Chosen
+    with the weights, on the same held-out data, so that stopping early changes the choice no
+    more than a tolerance allows, it halves the reading time of most questions."""
 
     names: tuple[str, ...]
     weights: tuple[float, ...]
     bias: float
     threshold: float
+    sure: float | None = None
 
     def probabilities(self, features: np.ndarray) -> np.ndarray:
         """One probability per row of `features` (columns in the order of `names`)."""
@@ -64,6 +70,7 @@ class Combiner:
             "features": dict(zip(self.names, self.weights, strict=True)),
             "bias": self.bias,
             "threshold": self.threshold,
+            "sure": self.sure,
         }
         return json.dumps(record, indent=2) + "\n"
 
@@ -78,6 +85,7 @@ def load_combiner(path: Path) -> Combiner:
             weights=tuple(float(w) for w in features.values()),
             bias=float(record["bias"]),
             threshold=float(record["threshold"]),
+            sure=None if record.get("sure") is None else float(record["sure"]),
         )
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise CitebotError(

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from retrieval.answer.combine import FEATURES, Combiner
-from training.reader_calibrate import Rows, decide, fit
+from training.reader_calibrate import Rows, choose_sure, decide, decide_stopping, fit
 
 LOGIT = FEATURES.index("reader_logit")
 MARGIN = FEATURES.index("reader_margin")
@@ -82,3 +82,20 @@ def test_the_fit_learns_to_trust_a_telling_feature() -> None:
     assert decide(rows, likelihood, np.arange(300)).right.sum() == pytest.approx(
         sum(any(r) for r in right), abs=3
     )
+
+
+def test_stopping_early_keeps_a_sure_first_sentence_and_reads_on_otherwise() -> None:
+    # Question 0: its first sentence is sure (0.88) but wrong, the second right and surer.
+    # Question 1: its first sentence is unsure (0.3); reading on finds the right one.
+    odds = [[np.log(0.88 / 0.12), np.log(19.0)], [np.log(3 / 7), np.log(4.0)]]
+    rows = _rows(odds, [[False, True], [False, True]], [False, False])
+    combiner = Combiner(FEATURES, tuple(float(n == LOGIT) for n in range(len(FEATURES))), 0, 0.5)
+    questions = np.arange(2)
+    decisions, stopped = decide_stopping(rows, combiner, 0.8, questions)
+    assert stopped == 0.5
+    assert decisions.right.tolist() == [False, True]
+    assert decisions.likelihood == pytest.approx([0.88, 0.8])
+    # Down to 0.9 nothing stops, so nothing is lost; at 0.85 the first question would stop.
+    assert choose_sure(rows, combiner, questions, tolerance=0.0) == 0.9
+    # Allowing the lost question, any sure down to 0.35 passes; at 0.3 the second stops too.
+    assert choose_sure(rows, combiner, questions, tolerance=0.5) == 0.35

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -43,3 +44,16 @@ def test_a_damaged_combiner_is_a_clear_error(tmp_path: Path, text: str) -> None:
     path.write_text(text, encoding="utf-8")
     with pytest.raises(CitebotError, match="CITEBOT_READER=off"):
         load_combiner(path)
+
+
+def test_a_combiner_without_sure_reads_as_one_that_never_stops_early(tmp_path: Path) -> None:
+    path = tmp_path / "combiner.json"
+    record = json.loads(Combiner(FEATURES, (0.0,) * len(FEATURES), 0.0, 0.5, 0.7).to_json())
+    assert load_combiner(_write(path, record)).sure == 0.7
+    del record["sure"]  # a combiner.json from before early stopping
+    assert load_combiner(_write(path, record)).sure is None
+
+
+def _write(path: Path, record: dict[str, object]) -> Path:
+    path.write_text(json.dumps(record), encoding="utf-8")
+    return path

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -170,3 +171,30 @@ def test_the_combiners_threshold_decides_abstention(
     engine.close()
     assert answer.citation is not None
     assert answer.citation.score == pytest.approx(0.2888, abs=1e-3)
+
+
+def test_a_sure_first_sentence_leaves_the_rest_unread(
+    tmp_path: Path, corpus: Path, fake_encoder: CountingEncoder
+) -> None:
+    question = "How many workers will the chipmaker hire?"
+    combiner = replace(_only("reader_logit", 1.0), sure=0.8)  # its probability is the reader's
+    # The hand-weighted score puts "expects to hire" first: at 0.9 it is taken unread-on...
+    sure = ScriptedReader(
+        {"expects to hire": 0.9, "new factory in Arizona": 0.95}, combiner=combiner
+    )
+    engine = _engine(tmp_path / "sure", corpus, fake_encoder, sure, threshold=0.0)
+    answer = engine.ask(question)
+    engine.close()
+    assert [len(documents) for _, documents in sure.seen] == [1]
+    assert answer.citation is not None
+    assert answer.citation.snippet == "The chipmaker expects to hire 3,000 workers by 2027."
+    # ... at 0.7 the rest is read as well, and a better sentence there wins.
+    unsure = ScriptedReader(
+        {"expects to hire": 0.7, "new factory in Arizona": 0.95}, combiner=combiner
+    )
+    engine = _engine(tmp_path / "unsure", corpus, fake_encoder, unsure, threshold=0.0)
+    answer = engine.ask(question)
+    engine.close()
+    assert [len(documents) for _, documents in unsure.seen] == [1, 2]
+    assert answer.citation is not None
+    assert answer.citation.snippet == "The chipmaker will build a new factory in Arizona."
