@@ -189,9 +189,14 @@ def task_ask(args: dict[str, Any]) -> dict[str, Any]:
     encoder = _encoder(args["backend"], args.get("cache_dir"))
     reader = None
     if args.get("reader"):
+        from dataclasses import replace
+
         from retrieval.answer.reader import load_reader
 
         reader = load_reader()
+        if args.get("read_all") and reader.combiner is not None:
+            # Every shortlisted sentence read, as before the combiner could stop early.
+            reader.combiner = replace(reader.combiner, sure=None)
     questions = eval_questions(Path(args["eval_dir"]))
     rng = np.random.default_rng(1)
     picked = [questions[i] for i in rng.choice(len(questions), int(args["questions"]))]
