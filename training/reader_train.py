@@ -2,8 +2,9 @@
 
     python -m training.reader_train --data ../shared/train --out build/reader
 
-It starts from the bundled all-MiniLM-L6-v2 weights (a classification head is added), trains
-on the pairs of `training.reader_data` with binary cross-entropy, and writes:
+It starts from the bundled all-MiniLM-L6-v2 weights (a classification head is added), or with
+`--init` from a reader trained before (`make reader`'s second stage), trains on the pairs of
+`training.reader_data` with binary cross-entropy, and writes:
 
 - `OUT/checkpoint.pt` every `--save-every` steps: a stopped run started again with the same
   command resumes from there (same pairs, same order: everything follows from `--seed`);
@@ -64,6 +65,12 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--caps-scale", type=float, default=1.0, help="draw this many times CAPS per file"
     )
+    parser.add_argument(
+        "--init",
+        type=Path,
+        help="start from this trained reader (a CrossEncoder folder) instead of the bundled "
+        "all-MiniLM-L6-v2 weights",
+    )
     parser.add_argument("--validation-share", type=float, default=VALIDATION_SHARE)
     parser.add_argument("--eval-every", type=int, default=250)
     parser.add_argument("--save-every", type=int, default=25)
@@ -105,8 +112,9 @@ def main(argv: list[str] | None = None) -> int:
         flush=True,
     )
 
+    start = args.init or bundled_model_path()
     model = CrossEncoder(
-        str(bundled_model_path()), num_labels=1, max_length=args.max_tokens, local_files_only=True
+        str(start), num_labels=1, max_length=args.max_tokens, local_files_only=True
     )
     network: Any = model.model
     if args.layers:
