@@ -15,10 +15,13 @@ from retrieval.answer.reader import MODEL_FILE, READER_DIR, OnnxReader, load_rea
 
 REPO = Path(__file__).resolve().parents[3]
 # How far the shipped int8 graph may stray from the float32 model it was exported from, in
-# probability, on held-out training pairs (docs/reader.md gives the measured figures); int8
-# kernels round differently on CPUs with and without VNNI.
+# probability, on held-out training pairs (docs/reader.md gives the measured figures: mean
+# 0.020, 95th percentile 0.087, max 0.221). int8 kernels round differently on CPUs with and
+# without VNNI, and a pair near p = 0.5, where a small change of logit moves the probability
+# most, sets the max: so the bounds are on the mean and the 95th percentile, with a looser max.
 MEAN_TOLERANCE = 0.03
-MAX_TOLERANCE = 0.25
+P95_TOLERANCE = 0.12
+MAX_TOLERANCE = 0.3
 
 
 @pytest.fixture(scope="module")
@@ -49,8 +52,9 @@ def test_the_reader_ships_with_its_combiner(reader: OnnxReader) -> None:
 @pytest.mark.model
 @pytest.mark.xfail(
     strict=True,
-    reason="the shipped reader (one short epoch, docs/reader.md) ranks the sentence that "
-    "restates the question first; a better one turns this into a failure to remove",
+    reason="the shipped reader (undertrained, docs/reader.md) ranks the sentence that restates "
+    "the question first (0.87 against the answer's 0.81 with the stage-2 reader); a better one "
+    "turns this into a failure to remove",
 )
 def test_the_answer_sentence_ranks_above_its_distractors(reader: OnnxReader) -> None:
     title = "Harbour bridge to close for repairs"
@@ -80,4 +84,5 @@ def test_int8_agrees_with_the_float32_model(reader: OnnxReader) -> None:
     fp32 = np.asarray([r["fp32"] for r in records])
     gap = np.abs(int8 - fp32)
     assert gap.mean() <= MEAN_TOLERANCE
+    assert np.percentile(gap, 95) <= P95_TOLERANCE
     assert gap.max() <= MAX_TOLERANCE
