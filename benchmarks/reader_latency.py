@@ -68,6 +68,26 @@ def grown_index(work: Path, eval_dir: Path, backend: str) -> Path:
     return index_dir
 
 
+def table(runs: dict[str, list[dict[str, Any]]], cpu: str) -> str:
+    """The Markdown table of the runs' medians; the first configuration is the baseline of the
+    ratios (citebot without the reader)."""
+    p50 = {label: statistics.median(r["p50_ms"] for r in rs) for label, rs in runs.items()}
+    p95 = {label: statistics.median(r["p95_ms"] for r in rs) for label, rs in runs.items()}
+    base = next(iter(runs))
+    repeats = len(runs[base])
+    lines = [
+        f"CPU: {cpu}; {runs[base][0]['passages']:,} passages; medians of {repeats} runs",
+        "| ask at 100k | p50 ms | p95 ms | each run's p50 | p50 ratio |",
+        "|---|---|---|---|---|",
+    ]
+    for label, rs in runs.items():
+        each = " / ".join(f"{r['p50_ms']:.1f}" for r in rs)
+        ratio = p50[label] / p50[base]
+        lines.append(f"| {label} | {p50[label]:.1f} | {p95[label]:.1f} | {each} | {ratio:.2f}× |")
+    lines.append("target: the shipped reader's p50 ratio at most 3×")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.reader_latency", description=__doc__
@@ -102,18 +122,7 @@ def main(argv: list[str] | None = None) -> int:
                     **options,
                 )
             )
-    p50 = {label: statistics.median(r["p50_ms"] for r in rs) for label, rs in runs.items()}
-    p95 = {label: statistics.median(r["p95_ms"] for r in rs) for label, rs in runs.items()}
-    base = next(iter(variants))
-    passages = runs[base][0]["passages"]
-    print(f"CPU: {cpu_name()}; {passages:,} passages; medians of {args.repeats} runs")
-    print("| ask at 100k | p50 ms | p95 ms | each run's p50 | p50 ratio |")
-    print("|---|---|---|---|---|")
-    for label, rs in runs.items():
-        each = " / ".join(f"{r['p50_ms']:.1f}" for r in rs)
-        ratio = p50[label] / p50[base]
-        print(f"| {label} | {p50[label]:.1f} | {p95[label]:.1f} | {each} | {ratio:.2f}× |")
-    print("target: the shipped reader's p50 ratio at most 3×")
+    print(table(runs, cpu_name()))
     return 0
 
 
