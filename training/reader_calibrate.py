@@ -276,8 +276,8 @@ def choose_sure(
     rows: Rows, combiner: Combiner, questions: np.ndarray, tolerance: float
 ) -> float | None:
     """The lowest probability (in steps of 0.05) at which stopping early loses at most
-    `tolerance` of snippet_hit@1 on `questions`, at no higher a false abstention rate than
-    reading everything; None when even 0.95 loses more."""
+    `tolerance` of snippet_hit@1 on `questions`, and adds at most as much to the false
+    abstention rate, against reading everything; None when even 0.95 costs more."""
     false_abstain, hit, _ = decide(rows, combiner.probabilities(rows.features), questions).at(
         combiner.threshold
     )
@@ -285,7 +285,7 @@ def choose_sure(
     for sure in np.round(np.arange(0.95, 0.04, -0.05), 2):
         decisions, _ = decide_stopping(rows, combiner, float(sure), questions)
         far, got, _ = decisions.at(combiner.threshold)
-        if got < hit - tolerance or far > max(false_abstain, 0.0) + tolerance:
+        if got < hit - tolerance or far > false_abstain + tolerance:
             break
         chosen = float(sure)
     return chosen
