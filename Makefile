@@ -48,7 +48,8 @@ reader: setup
 	$(BIN)/python -m training.reader_train --data $(TRAIN_DATA) --out build/reader \
 		--max-tokens 96
 	$(BIN)/python -m training.reader_train --data $(TRAIN_DATA) --out build/reader64 \
-		--init build/reader/best --max-tokens 64 --caps-scale 2 --epochs 0.3 --lr 2e-5
+		--init build/reader/best --max-tokens 64 --caps-scale 2 --epochs 0.3 --lr 2e-5 \
+		--eval-every 100
 	$(BIN)/python -m training.reader_export --model build/reader64/best
 	$(BIN)/python -m training.reader_calibrate --data $(TRAIN_DATA)
 
