@@ -32,15 +32,12 @@ import numpy as np
 from tqdm import tqdm
 
 from retrieval import Engine
-from retrieval.answer.choose import (
-    AnswerSettings,
-    candidate_features,
-    heuristic_scores,
-    read_shortlist,
-)
+from retrieval.answer.candidates import candidate_features, heuristic_scores
+from retrieval.answer.choose import AnswerSettings
 from retrieval.answer.combine import COMBINER_FILE, FEATURES, Combiner
 from retrieval.answer.reader import READER_DIR, load_reader
 from retrieval.answer.search import rank_passages
+from retrieval.answer.shortlist import read_shortlist
 from retrieval.encode.load import load_encoder
 from retrieval.engine import clean_question
 from training.reader_data import Question, is_validation, read_all
@@ -168,7 +165,7 @@ def read_rows(
                 passages = version.store.passages([r.passage_id for r in ranked])
                 ranked = [r for r in ranked if r.passage_id in passages]
                 candidates = candidate_features(
-                    version, text, query, "hybrid", ranked, passages, settings
+                    version, text, query, "hybrid", ranked, passages, settings.candidate_passages
                 )
                 scores = heuristic_scores(candidates, "hybrid")
                 shortlist = read_shortlist(

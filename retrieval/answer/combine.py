@@ -28,7 +28,7 @@ COMBINER_FILE = "combiner.json"
 FEATURES = (
     "reader_logit",  # the reader's log-odds that the sentence answers
     "reader_margin",  # ... less the best of the shortlist's (0 for the reader's favourite)
-    "heuristic",  # the hand-weighted score that made the shortlist (`choose.sentence_score`)
+    "heuristic",  # the hand-weighted score that made the shortlist (`candidates.sentence_score`)
     "heuristic_margin",  # ... less the best of the shortlist's
     "heuristic_first",  # 1 for the sentence that score puts first
     "cosine",  # the sentence's embedding cosine to the question

@@ -1,0 +1,112 @@
+"""The reader's shortlist: the best-scored candidates, read with the question.
+
+The reader (CITEBOT_READER=on) reads the best of the candidates by their hand-weighted score,
+each with its article's title and the sentence before it, and each read sentence becomes one row
+of the combiner's features (`combine.FEATURES`). A sure first sentence leaves the rest unread.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from retrieval.answer.candidates import Candidates, Features
+from retrieval.answer.combine import FEATURES
+from retrieval.answer.overlap import entity_coverage
+from retrieval.answer.reader import Reader, reader_document
+from retrieval.answer.search import Ranked
+from retrieval.index.version import IndexVersion
+
+
+@dataclass(frozen=True, slots=True)
+class Shortlist:
+    """The sentences the reader read, best hand-weighted score first, with what it found."""
+
+    candidates: list[Features]
+    heuristic: np.ndarray  # each one's hand-weighted score
+    probabilities: np.ndarray  # the reader's probability that it answers
+    features: np.ndarray  # one row of `combine.FEATURES` each
+
+
+def read_shortlist(
+    version: IndexVersion,
+    reader: Reader,
+    question: str,
+    candidates: Candidates,
+    scores: dict[int, float],
+    ranked: list[Ranked],
+    read: int,
+    *,
+    sure: float | None = None,
+) -> Shortlist:
+    """Read the `read` best-scored candidates with the question, and describe each one for the
+    combiner. With `sure`, the first is read alone, and when the reader gives it at least that
+    probability the others go unread: the shortlist is that sentence."""
+    shortlist = sorted(candidates.features, key=lambda f: (-scores[f.sentence_id], f.sentence_id))
+    shortlist = shortlist[:read]
+    if not shortlist:
+        empty = np.zeros(0, dtype=np.float64)
+        return Shortlist([], empty, empty, np.zeros((0, len(FEATURES)), dtype=np.float64))
+    previous = _previous_sentences(version, candidates, shortlist)
+    documents = [
+        reader_document(candidates.articles[f.article_id].title, previous[f.sentence_id], f.text)
+        for f in shortlist
+    ]
+    if sure is None or len(shortlist) == 1:
+        probabilities = np.asarray(reader.score(question, documents), dtype=np.float64)
+    else:
+        probabilities = np.asarray(reader.score(question, documents[:1]), dtype=np.float64)
+        if probabilities[0] >= sure:
+            shortlist = shortlist[:1]
+        else:
+            rest = np.asarray(reader.score(question, documents[1:]), dtype=np.float64)
+            probabilities = np.concatenate([probabilities, rest])
+    heuristic = np.asarray([scores[f.sentence_id] for f in shortlist], dtype=np.float64)
+    clipped = np.clip(probabilities, 1e-4, 1 - 1e-4)
+    logits = np.log(clipped / (1 - clipped))
+    entities = {
+        a: entity_coverage(
+            question, candidates.articles[a].title + "\n" + candidates.articles[a].text
+        )
+        for a in {f.article_id for f in shortlist}
+    }
+    top_cosine = max((r.cosine for r in ranked[:5] if r.cosine is not None), default=0.0)
+    columns = {
+        "reader_logit": logits,
+        "reader_margin": logits - logits.max(),
+        "heuristic": heuristic,
+        "heuristic_margin": heuristic - heuristic.max(),
+        "heuristic_first": (np.arange(len(shortlist)) == 0).astype(np.float64),
+        "cosine": [f.cosine for f in shortlist],
+        "passage_cosine": [f.passage_cosine for f in shortlist],
+        "lexical": [f.lexical for f in shortlist],
+        "prior": [f.prior for f in shortlist],
+        "offers": [float(f.offers) for f in shortlist],
+        "bigrams": [f.bigrams for f in shortlist],
+        "entities": [entities[f.article_id] for f in shortlist],
+        "top_cosine": np.full(len(shortlist), top_cosine),
+    }
+    features = np.column_stack([np.asarray(columns[name], dtype=np.float64) for name in FEATURES])
+    return Shortlist(shortlist, heuristic, probabilities, features)
+
+
+def _previous_sentences(
+    version: IndexVersion, candidates: Candidates, shortlist: list[Features]
+) -> dict[int, str]:
+    """The text of the sentence before each one in its article ("" for an article's first)."""
+    by_id = candidates.by_id
+    missing = [f.sentence_id - 1 for f in shortlist if f.sentence_id - 1 not in by_id]
+    fetched = version.store.sentences(missing) if missing else {}
+    out: dict[int, str] = {}
+    for f in shortlist:
+        before = by_id.get(f.sentence_id - 1)
+        if before is not None:
+            out[f.sentence_id] = before.text if before.article_id == f.article_id else ""
+            continue
+        row = fetched.get(f.sentence_id - 1)
+        if row is not None and row.article_id == f.article_id:
+            out[f.sentence_id] = candidates.articles[f.article_id].text[row.start : row.end]
+        else:
+            out[f.sentence_id] = ""
+    return out
