@@ -178,7 +178,8 @@ def test_a_sure_first_sentence_leaves_the_rest_unread(
 ) -> None:
     question = "How many workers will the chipmaker hire?"
     combiner = replace(_only("reader_logit", 1.0), sure=0.8)  # its probability is the reader's
-    # The hand-weighted score puts "expects to hire" first: at 0.9 it is taken unread-on...
+    # The hand-weighted score puts "expects to hire" first: at 0.9 (sure) it is cited, and the
+    # other sentences are never read...
     sure = ScriptedReader(
         {"expects to hire": 0.9, "new factory in Arizona": 0.95}, combiner=combiner
     )
