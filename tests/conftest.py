@@ -64,6 +64,17 @@ def real_encoder() -> Encoder:
     return load_encoder("all-MiniLM-L6-v2")
 
 
+@pytest.fixture(scope="module")
+def seed_engine(
+    real_encoder: Encoder, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Engine]:
+    """An engine over seeds/ with the real model, indexed once per test module."""
+    engine = Engine(tmp_path_factory.mktemp("index"), SEEDS, real_encoder)
+    engine.reindex()
+    yield engine
+    engine.close()
+
+
 CORPUS = {
     "lee.txt": (
         "Lee visits China\n"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,16 +16,6 @@ LEE = (
     "Lee is reportedly planning to visit Japan later this month to meet Prime Minister "
     "Sanae Takaichi."
 )
-
-
-@pytest.fixture(scope="module")
-def seed_engine(
-    real_encoder: Encoder, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Engine]:
-    engine = Engine(tmp_path_factory.mktemp("index"), SEEDS, real_encoder)
-    engine.reindex()
-    yield engine
-    engine.close()
 
 
 def test_lee_question_cites_the_seed_sentence(seed_engine: Engine) -> None:

@@ -7,7 +7,6 @@ tests (the followups dev set is scored in tests/bot/test_evaluate_followups.py).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,9 +14,8 @@ import pytest
 from retrieval import Engine
 from retrieval.answer.choose import answer_question
 from retrieval.answer.followup import Turn, context_of, leans_on_context, settle
-from retrieval.encode.encoder import Encoder
 from retrieval.types import Answer, Citation, Source
-from tests.conftest import EVAL_DATA, SEEDS, CountingEncoder, write_corpus
+from tests.conftest import EVAL_DATA, CountingEncoder, write_corpus
 
 
 @pytest.mark.parametrize(
@@ -104,16 +102,6 @@ def test_a_follow_up_asking_a_name_abstains_on_a_sentence_naming_only_what_was_s
     # A sentence naming someone new answers it.
     named = "It was the first visit since President Moon Jae-in went in 2019."
     assert not settle("Who was president then?", context, _answer("q", named), named).abstained
-
-
-@pytest.fixture(scope="module")
-def seed_engine(
-    real_encoder: Encoder, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Engine]:
-    engine = Engine(tmp_path_factory.mktemp("index"), SEEDS, real_encoder)
-    engine.reindex()
-    yield engine
-    engine.close()
 
 
 def _converse(engine: Engine, questions: list[str]) -> list[Turn]:
