@@ -20,7 +20,15 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.corpus import EVAL_DIR
-from benchmarks.run import REPO, SIZES, log, prepare_eval_articles, probe, up_to_date
+from benchmarks.run import (
+    REPO,
+    SIZES,
+    grown_index,
+    log,
+    prepare_eval_articles,
+    probe,
+    up_to_date,
+)
 from retrieval.encode.load import DEFAULT_BACKEND
 from retrieval.index.version import MANIFEST, Manifest, current_version
 
@@ -39,11 +47,10 @@ def cpu_name() -> str:
     return f"{name or platform.machine()} ({simd})"
 
 
-def grown_index(work: Path, eval_dir: Path, backend: str) -> Path:
+def grown_100k(work: Path, eval_dir: Path, backend: str) -> Path:
     """The 100k-passage index `benchmarks.run` uses, grown here if it is missing."""
-    index_dir = work / f"grown-{SIZE}-{backend}"
-    if up_to_date(index_dir):
-        return index_dir
+    if up_to_date(work / f"grown-{SIZE}-{backend}"):
+        return work / f"grown-{SIZE}-{backend}"
     table = str(work / f"table-{backend}")
     if not Path(table + ".npy").is_file():
         log("indexing the evaluation articles once, to record their embeddings")
@@ -55,17 +62,9 @@ def grown_index(work: Path, eval_dir: Path, backend: str) -> Path:
             record=table,
             eval_dir=str(eval_dir),
         )
-    log(f"growing a {SIZE}-passage index (once; kept in {work})")
     manifest = Manifest.read(current_version(work / f"index-eval-{backend}") / MANIFEST)
-    probe(
-        "grow",
-        index=str(index_dir),
-        eval_dir=str(eval_dir),
-        passages=SIZES[SIZE],
-        table=table,
-        model=manifest.model,
-    )
-    return index_dir
+    model = manifest.model
+    return grown_index(work, SIZE, SIZES[SIZE], backend, eval_dir, table, model)[0]
 
 
 def table(runs: dict[str, list[dict[str, Any]]], cpu: str) -> str:
@@ -99,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--questions", type=int, default=200)
     args = parser.parse_args(argv)
     args.work.mkdir(parents=True, exist_ok=True)
-    index_dir = grown_index(args.work, args.eval_dir, args.backend)
+    index_dir = grown_100k(args.work, args.eval_dir, args.backend)
 
     variants = {
         "without the reader": {"reader": False},

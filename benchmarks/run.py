@@ -83,6 +83,27 @@ def up_to_date(index_dir: Path) -> bool:
     return manifest.passage_vectors == DEFAULT_RECIPE
 
 
+def grown_index(
+    work: Path, label: str, size: int, backend: str, eval_dir: Path, table: str, model: str
+) -> tuple[Path, dict[str, Any] | None]:
+    """The index of `size` passages grown from the evaluation articles' recorded embeddings
+    (`table`), kept in `work`; grown again unless it is up to date, with the figures of that."""
+    index_dir = work / f"grown-{label}-{backend}"
+    if up_to_date(index_dir):
+        return index_dir, None
+    shutil.rmtree(index_dir, ignore_errors=True)
+    log(f"growing a {label}-passage index (once; kept in {work})")
+    figures = probe(
+        "grow",
+        index=str(index_dir),
+        eval_dir=str(eval_dir),
+        passages=size,
+        table=table,
+        model=model,
+    )
+    return index_dir, figures
+
+
 def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
@@ -207,18 +228,9 @@ def main(argv: list[str] | None = None) -> int:
     # --- answering at 10k, 100k, 1M passages ---
     asking: dict[str, dict[str, Any]] = {}
     for label, size in sizes.items():
-        index_dir = work / f"grown-{label}-{backend}"
-        if not up_to_date(index_dir):
-            shutil.rmtree(index_dir, ignore_errors=True)
-            log(f"growing a {label}-passage index (once; kept in {work})")
-            asking.setdefault(label, {})["grow"] = probe(
-                "grow",
-                index=str(index_dir),
-                eval_dir=str(eval_dir),
-                passages=size,
-                table=table,
-                model=model,
-            )
+        index_dir, growing = grown_index(work, label, size, backend, eval_dir, table, model)
+        if growing is not None:
+            asking.setdefault(label, {})["grow"] = growing
         for name, exact in ((BASELINE, True), (backend, False)):
             log(f"asking {questions} questions at {label} passages with {name}")
             asking.setdefault(label, {})[name] = probe(
