@@ -109,20 +109,11 @@ def answer_question(
     conversation already cited) score `PREFERRED` more. The returned citation always satisfies
     `article.text[start:end] == snippet`.
     """
-    query, ranked = rank_passages(version, question, encoder, mode, settings.depth)
-    if not ranked:
+    found = find_candidates(version, encoder, question, mode, settings, prefer)
+    if found is None:
         return Answer(question, None, ())
-    rows = version.store.passages([r.passage_id for r in ranked])
-    ranked = [r for r in ranked if r.passage_id in rows]
+    ranked, rows, features, scores = found.ranked, found.rows, found.candidates, found.scores
     article_order = list(dict.fromkeys(rows[r.passage_id].article_id for r in ranked))
-
-    features = candidate_features(
-        version, question, query, mode, ranked, rows, settings.candidate_passages
-    )
-    scores = heuristic_scores(features, mode)
-    for f in features.features:
-        if f.article_id in prefer:
-            scores[f.sentence_id] += PREFERRED
     cited = None
     if reader is not None and mode == "hybrid":
         sure = None if reader.combiner is None else reader.combiner.sure
@@ -162,6 +153,42 @@ def answer_question(
     articles.update((a.id, a) for a in version.store.articles(missing))
     further = tuple(source_of(articles[a]) for a in others if a in articles)
     return Answer(question, cited, further, tuple(article_order))
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """What search found for a question, before a sentence is chosen: its ranked passages (those
+    still in the store), their rows, and the candidate sentences with their hand-weighted
+    scores."""
+
+    ranked: list[Ranked]
+    rows: dict[int, PassageRow]
+    candidates: Candidates
+    scores: dict[int, float]
+
+
+def find_candidates(
+    version: IndexVersion,
+    encoder: Encoder | None,
+    question: str,
+    mode: Mode,
+    settings: AnswerSettings,
+    prefer: frozenset[str] = frozenset(),
+) -> Found | None:
+    """Search, and score the sentences of the best passages; None when nothing is found."""
+    query, ranked = rank_passages(version, question, encoder, mode, settings.depth)
+    if not ranked:
+        return None
+    rows = version.store.passages([r.passage_id for r in ranked])
+    ranked = [r for r in ranked if r.passage_id in rows]
+    candidates = candidate_features(
+        version, question, query, mode, ranked, rows, settings.candidate_passages
+    )
+    scores = heuristic_scores(candidates, mode)
+    for f in candidates.features:
+        if f.article_id in prefer:
+            scores[f.sentence_id] += PREFERRED
+    return Found(ranked, rows, candidates, scores)
 
 
 def _context_start(
