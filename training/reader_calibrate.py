@@ -4,16 +4,21 @@ the evaluation sets.
     python -m training.reader_calibrate --data ../shared/train
 
 The paragraphs that training held out (`training.reader_train`: the same split, by paragraph,
-with every question of those paragraphs, not only the ones drawn for training) become a
-collection of articles, and a share of their answerable questions become holes: their answer
-sentence is cut out of the article, as `xquad_en_holes` does. Every question goes through the
-real path (index, search, shortlist, reader), and each shortlisted sentence becomes one row of
-`combine.FEATURES`, labelled 1 when it is the answer sentence of the right article.
+with every question of those paragraphs, not only the ones drawn for training) of the
+`CALIBRATION_FILES` become a collection of articles, and a share of their answerable questions
+become holes: their answer sentence is cut out of the article, as `xquad_en_holes` does.
+Questions about articles that are not in the collection at all, which no training stage drew,
+are asked of it too: the topic, not only the fact, is missing, as for a question about something
+the collection never covered. Every question goes through the real path (index, search,
+shortlist, reader), and each shortlisted sentence becomes one row of `combine.FEATURES`,
+labelled 1 when it is the answer sentence of the right article.
 
-The paragraphs are split again: the combiner (a logistic regression) is fitted on 70% of them,
-and the other 30% give the curve of false abstentions against abstentions on holes, the
-threshold (the highest whose false abstention rate stays at or under `--false-abstain`) and the
-figures of the model card. Writes `READER/combiner.json`, and the rows to
+The combiner (a logistic regression) is cross-fitted: the questions are split in `FOLDS` folds
+by paragraph, and each fold is scored by a combiner fitted on the others. Those scores give the
+curve of false abstentions against abstentions on holes (and on the questions whose article is
+not in the collection), the threshold (the highest whose false abstention rate stays at or
+under `--false-abstain`), `sure`, and the figures of the model card; the combiner that ships is
+fitted on every question. Writes `READER/combiner.json`, and the rows to
 `build/reader/calibration.npz` so that `--reuse` fits again without reading.
 """
 
@@ -25,6 +30,7 @@ import json
 import random
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -32,26 +38,51 @@ import numpy as np
 from tqdm import tqdm
 
 from retrieval import Engine
-from retrieval.answer.candidates import candidate_features, heuristic_scores
-from retrieval.answer.choose import AnswerSettings
+from retrieval.answer.candidates import Candidates
+from retrieval.answer.choose import AnswerSettings, Found, find_candidates
 from retrieval.answer.combine import COMBINER_FILE, FEATURES, Combiner
 from retrieval.answer.reader import READER_DIR, load_reader
-from retrieval.answer.search import rank_passages
 from retrieval.answer.shortlist import read_shortlist
 from retrieval.encode.load import load_encoder
 from retrieval.engine import clean_question
-from training.reader_data import Question, is_validation, read_all
-from training.reader_train import SEED, VALIDATION_SHARE
+from training.reader_data import (
+    SELQA_FILES,
+    SQUAD_FILES,
+    Question,
+    drawn,
+    is_validation,
+    read_all,
+)
+from training.reader_train import CAPS, SEED, VALIDATION_SHARE
 
 # SQuADShifts' Reddit and Amazon files put every post or review under one title: each paragraph
 # is its own article there.
 _ONE_ARTICLE_PER_PARAGRAPH = ("squadshifts_reddit.json", "squadshifts_amazon_reviews.json")
+# The files whose held-out questions calibrate: articles of several paragraphs of edited prose,
+# as news is. The Reddit posts and Amazon reviews train the reader but do not calibrate it: each
+# is one short post among thousands that answer the same generic questions ("What did the
+# reviewer like?"), so another post often answers a question labelled unanswerable, and the
+# right sentence came first for under half of their questions, against 0.78-0.89 for the other
+# files (docs/reader.md).
+CALIBRATION_FILES = tuple(
+    name for name in SQUAD_FILES + SELQA_FILES if name not in _ONE_ARTICLE_PER_PARAGRAPH
+)
+# The `--caps-scale` of each stage of `make reader`: the questions they drew are never asked here.
+TRAINED_SCALES = (1.0, 2.0)
+# The combiner's figures are cross-fitted: questions are split in folds by paragraph, and each
+# fold is scored by a combiner fitted on the others.
+FOLDS = 3
 
 
 def collection(
-    held_out: list[Question], *, hole_share: float, seed: int
+    held_out: list[Question], outside: list[Question], *, hole_share: float, seed: int
 ) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
-    """Articles and questions (the eval sets' shapes) from the held-out training questions."""
+    """Articles and questions (the eval sets' shapes) from the held-out training questions.
+
+    A `hole_share` of the answerable questions lose their answer sentence (the topic stays).
+    The `outside` questions, about articles that are not in the collection, are asked too (the
+    topic is gone): `"absent": true`, and no answers.
+    """
     rng = random.Random(seed)
     records = [q for q in held_out if q.answers]
     holes = {r.qid for r in records if rng.random() < hole_share}
@@ -89,7 +120,29 @@ def collection(
                     "sentences": [r.sentences[i] for i in sorted(r.answers)],
                 }
             )
+    questions.extend(
+        {"id": q.qid, "question": q.question, "answers": [], "absent": True} for q in outside
+    )
     return articles, questions
+
+
+def outside_questions(
+    questions: list[Question],
+    held_out: list[Question],
+    trained: set[str],
+    *,
+    count: int,
+    seed: int,
+) -> list[Question]:
+    """`count` answerable questions about articles none of `held_out` comes from, and that no
+    training stage drew (`trained`): asked of the held-out collection, their topic is missing."""
+    titles = {tuple(q.group.split(":")[:2]) for q in held_out}
+    pool = [
+        q
+        for q in questions
+        if q.answers and q.qid not in trained and tuple(q.group.split(":")[:2]) not in titles
+    ]
+    return random.Random(seed).sample(pool, min(count, len(pool)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +154,8 @@ class Rows:
     question: np.ndarray  # the row's question number
     rank: np.ndarray  # its place in its shortlist, by hand-weighted score
     hole: np.ndarray  # per question: its answer sentence was cut out
-    fitting: np.ndarray  # per question: in the paragraphs the combiner is fitted on
+    fold: np.ndarray  # per question: its paragraph's fold of the cross-fitting (`FOLDS`)
+    absent: np.ndarray  # per question: its article is not in the collection
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -110,6 +164,12 @@ class Rows:
     @classmethod
     def load(cls, path: Path) -> Rows:
         with np.load(path) as data:
+            missing = [f.name for f in fields(cls) if f.name not in data.files]
+            if missing:
+                raise ValueError(
+                    f"{path} lacks {', '.join(missing)}: an older calibration saved it; "
+                    "run again without --reuse"
+                )
             return cls(**{f.name: data[f.name] for f in fields(cls)})
 
     def first(self, read: int) -> Rows:
@@ -121,7 +181,15 @@ class Rows:
         best = np.full(len(self.hole), -np.inf)
         np.maximum.at(best, question, logit)
         features[:, FEATURES.index("reader_margin")] = logit - best[question]
-        return Rows(features, self.right[keep], question, self.rank[keep], self.hole, self.fitting)
+        return Rows(
+            features,
+            self.right[keep],
+            question,
+            self.rank[keep],
+            self.hole,
+            self.fold,
+            self.absent,
+        )
 
 
 def _strings(value: object) -> list[str]:
@@ -137,12 +205,29 @@ def _is_answer(sentence: str, answers: list[str]) -> bool:
 
 
 def read_rows(
-    data: Path, reader_dir: Path, *, seed: int, share: float, hole_share: float, read: int
+    data: Path,
+    reader_dir: Path,
+    *,
+    seed: int,
+    share: float,
+    hole_share: float,
+    absent_count: int,
+    read: int,
+    sources: tuple[str, ...] = CALIBRATION_FILES,
+    trained_scales: tuple[float, ...] = TRAINED_SCALES,
 ) -> Rows:
-    """Every held-out question through the real path, its shortlist read (see the docstring)."""
-    held_out = [q for q in read_all(data, seed) if is_validation(q, share)]
-    articles, questions = collection(held_out, hole_share=hole_share, seed=seed)
-    group_of = {q.qid: q.group for q in held_out}
+    """Every held-out question of the `sources` files, and `absent_count` questions about
+    articles outside the collection, through the real path, their shortlists read (see the
+    docstring)."""
+    everything = read_all(data, seed)
+    trained: set[str] = set()
+    for scale in trained_scales:
+        trained |= drawn(everything, {n: round(c * scale) for n, c in CAPS.items()}, seed)
+    mine = [q for q in everything if q.group.split(":")[0] in sources]
+    held_out = [q for q in mine if is_validation(q, share)]
+    outside = outside_questions(mine, held_out, trained, count=absent_count, seed=seed)
+    articles, questions = collection(held_out, outside, hole_share=hole_share, seed=seed)
+    group_of = {q.qid: q.group for q in held_out + outside}
     # One thread: calibration runs beside other jobs, where two spinning threads lose time.
     reader = load_reader(reader_dir, combined=False, threads=1)
     settings = AnswerSettings(read=read)
@@ -151,6 +236,7 @@ def read_rows(
     owner: list[np.ndarray] = []
     rank: list[np.ndarray] = []
     holes: list[bool] = []
+    absent: list[bool] = []
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "articles"
         folder.mkdir()
@@ -161,15 +247,10 @@ def read_rows(
         with engine.version() as version:
             for number, q in enumerate(tqdm(questions, desc="calibration", mininterval=10)):
                 text = clean_question(str(q["question"]))
-                query, ranked = rank_passages(version, text, engine.encoder, "hybrid", 50)
-                passages = version.store.passages([r.passage_id for r in ranked])
-                ranked = [r for r in ranked if r.passage_id in passages]
-                candidates = candidate_features(
-                    version, text, query, "hybrid", ranked, passages, settings.candidate_passages
-                )
-                scores = heuristic_scores(candidates, "hybrid")
+                found = find_candidates(version, engine.encoder, text, "hybrid", settings)
+                found = found or Found([], {}, Candidates([], {}), {})
                 shortlist = read_shortlist(
-                    version, reader, text, candidates, scores, ranked, settings.read
+                    version, reader, text, found.candidates, found.scores, found.ranked, read
                 )
                 answers = _strings(q.get("sentences"))
                 rows.append(shortlist.features)
@@ -184,31 +265,34 @@ def read_rows(
                 )
                 owner.append(np.full(len(shortlist.candidates), number))
                 rank.append(np.arange(len(shortlist.candidates)))
-                holes.append("article_id" not in q)
+                holes.append("article_id" not in q and not q.get("absent"))
+                absent.append(bool(q.get("absent")))
         engine.close()
-    fitting = [_fitting(group_of[str(q["id"])]) for q in questions]
+    folds = [_fold(group_of[str(q["id"])]) for q in questions]
     return Rows(
         features=np.concatenate(rows),
         right=np.concatenate(right),
         question=np.concatenate(owner),
         rank=np.concatenate(rank),
         hole=np.asarray(holes),
-        fitting=np.asarray(fitting),
+        fold=np.asarray(folds),
+        absent=np.asarray(absent),
     )
 
 
-def _fitting(group: str) -> bool:
-    """Seven paragraphs in ten fit the combiner; the rest check it."""
+def _fold(group: str) -> int:
+    """The paragraph's fold: a hash, so a paragraph's questions share it on every run."""
     digest = hashlib.sha256(f"combiner:{group}".encode()).digest()
-    return digest[0] < 0.7 * 256
+    return digest[0] % FOLDS
 
 
-def fit(rows: Rows) -> tuple[tuple[float, ...], float]:
-    """Logistic regression on the fitting questions' rows; weights for the raw features."""
+def fit(rows: Rows, use: np.ndarray | None = None) -> tuple[tuple[float, ...], float]:
+    """Logistic regression on the rows of the questions in `use` (all of them by default);
+    weights for the raw features."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
 
-    mask = rows.fitting[rows.question]
+    mask = np.ones(len(rows.question), dtype=bool) if use is None else use[rows.question]
     x, y = rows.features[mask], rows.right[mask]
     scaler = StandardScaler().fit(x)
     model = LogisticRegression(C=1.0, max_iter=1000).fit(scaler.transform(x), y)
@@ -218,6 +302,33 @@ def fit(rows: Rows) -> tuple[tuple[float, ...], float]:
     return tuple(float(w) for w in weights), bias
 
 
+# Scores each row of some rows (a combiner, or one per fold for the questions it never saw).
+Scorer = Callable[[Rows], np.ndarray]
+
+
+def scored_by(combiner: Combiner) -> Scorer:
+    return lambda rows: combiner.probabilities(rows.features)
+
+
+def out_of_fold(rows: Rows) -> Scorer:
+    """Cross-fitting: each fold's questions scored by a combiner fitted on the other folds, so
+    that every question checks a combiner that never saw it."""
+    combiners = []
+    for fold in range(FOLDS):
+        weights, bias = fit(rows, rows.fold != fold)
+        combiners.append(Combiner(FEATURES, weights, bias, threshold=0.0))
+
+    def score(some: Rows) -> np.ndarray:
+        out = np.zeros(len(some.question))
+        row_fold = some.fold[some.question]
+        for fold, combiner in enumerate(combiners):
+            mine = row_fold == fold
+            out[mine] = combiner.probabilities(some.features[mine])
+        return out
+
+    return score
+
+
 @dataclass(frozen=True, slots=True)
 class Decisions:
     """Per checking question: the likelihood of the sentence chosen, and whether it is right."""
@@ -225,17 +336,24 @@ class Decisions:
     likelihood: np.ndarray
     right: np.ndarray
     hole: np.ndarray
+    absent: np.ndarray
 
     def at(self, threshold: float) -> tuple[float, float, float]:
         """false_abstain_rate and snippet_hit@1 over answerable questions, abstain_recall over
         holes."""
         answered = self.likelihood >= threshold
-        answerable = ~self.hole
+        answerable = ~(self.hole | self.absent)
         return (
             float(np.mean(~answered[answerable])),
             float(np.mean((answered & self.right)[answerable])),
             float(np.mean(~answered[self.hole])) if self.hole.any() else float("nan"),
         )
+
+    def absent_recall(self, threshold: float) -> float:
+        """abstain_recall over the questions whose article is not in the collection."""
+        if not self.absent.any():
+            return float("nan")
+        return float(np.mean(self.likelihood[self.absent] < threshold))
 
 
 def decide(rows: Rows, likelihood: np.ndarray, questions: np.ndarray) -> Decisions:
@@ -246,18 +364,20 @@ def decide(rows: Rows, likelihood: np.ndarray, questions: np.ndarray) -> Decisio
     for row in np.flatnonzero(likelihood == best_value[rows.question]):
         chosen[rows.question[row]] |= bool(rows.right[row])
     best_value[np.isinf(best_value)] = 0.0
-    return Decisions(best_value[questions], chosen[questions], rows.hole[questions])
+    return Decisions(
+        best_value[questions], chosen[questions], rows.hole[questions], rows.absent[questions]
+    )
 
 
 def decide_stopping(
-    rows: Rows, combiner: Combiner, sure: float, questions: np.ndarray
+    rows: Rows, score: Scorer, sure: float, questions: np.ndarray
 ) -> tuple[Decisions, float]:
     """What citebot would cite for each of `questions` when the first sentence is read alone
     and, at a reader's probability of `sure` or more, the rest go unread (`read_shortlist`);
     and the share of them that stopped early. `rows` hold the whole shortlists."""
-    whole = decide(rows, combiner.probabilities(rows.features), questions)
+    whole = decide(rows, score(rows), questions)
     alone_rows = rows.first(1)
-    alone = decide(alone_rows, combiner.probabilities(alone_rows.features), questions)
+    alone = decide(alone_rows, score(alone_rows), questions)
     first = np.zeros(len(rows.hole))
     first[alone_rows.question] = alone_rows.features[:, FEATURES.index("reader_logit")]
     stopped = 1.0 / (1.0 + np.exp(-first[questions])) >= sure
@@ -265,23 +385,23 @@ def decide_stopping(
         np.where(stopped, alone.likelihood, whole.likelihood),
         np.where(stopped, alone.right, whole.right),
         whole.hole,
+        whole.absent,
     )
     return decisions, float(stopped.mean())
 
 
 def choose_sure(
-    rows: Rows, combiner: Combiner, questions: np.ndarray, tolerance: float
+    rows: Rows, score: Scorer, threshold: float, questions: np.ndarray, tolerance: float
 ) -> float | None:
     """The lowest probability (in steps of 0.05) at which stopping early loses at most
     `tolerance` of snippet_hit@1 on `questions`, and adds at most as much to the false
-    abstention rate, against reading everything; None when even 0.95 costs more."""
-    false_abstain, hit, _ = decide(rows, combiner.probabilities(rows.features), questions).at(
-        combiner.threshold
-    )
+    abstention rate at `threshold`, against reading everything; None when even 0.95 costs
+    more."""
+    false_abstain, hit, _ = decide(rows, score(rows), questions).at(threshold)
     chosen = None
     for sure in np.round(np.arange(0.95, 0.04, -0.05), 2):
-        decisions, _ = decide_stopping(rows, combiner, float(sure), questions)
-        far, got, _ = decisions.at(combiner.threshold)
+        decisions, _ = decide_stopping(rows, score, float(sure), questions)
+        far, got, _ = decisions.at(threshold)
         if got < hit - tolerance or far > false_abstain + tolerance:
             break
         chosen = float(sure)
@@ -299,11 +419,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--stop-tolerance",
         type=float,
-        default=0.005,
+        default=0.01,
         help="snippet_hit@1 that stopping after a sure first sentence may cost",
     )
     parser.add_argument("--hole-share", type=float, default=0.15)
+    parser.add_argument(
+        "--absent",
+        type=int,
+        default=300,
+        help="questions about articles outside the collection, asked of it",
+    )
+    parser.add_argument(
+        "--trained-scales",
+        default=",".join(str(s) for s in TRAINED_SCALES),
+        help="the --caps-scale of each training stage: their questions are never asked here",
+    )
     parser.add_argument("--seed", type=int, default=SEED)
+    parser.add_argument(
+        "--sources",
+        default=",".join(CALIBRATION_FILES),
+        help="the training files whose held-out questions calibrate (comma-separated)",
+    )
     parser.add_argument("--validation-share", type=float, default=VALIDATION_SHARE)
     args = parser.parse_args(argv)
     if args.reuse:
@@ -315,55 +451,64 @@ def main(argv: list[str] | None = None) -> int:
             seed=args.seed,
             share=args.validation_share,
             hole_share=args.hole_share,
+            absent_count=args.absent,
+            sources=tuple(args.sources.split(",")),
+            trained_scales=tuple(float(s) for s in args.trained_scales.split(",")),
             read=max(args.read, AnswerSettings().read),
         )
         rows.save(args.rows)
     rows = rows.first(args.read)
-    weights, bias = fit(rows)
-    checking = np.flatnonzero(~rows.fitting)
-    combiner = Combiner(FEATURES, weights, bias, threshold=0.0)
-    likelihood = combiner.probabilities(rows.features)
-    combined = decide(rows, likelihood, checking)
+    checking = np.arange(len(rows.hole))  # every question, each by a combiner that never saw it
+    score = out_of_fold(rows)
+    combined = decide(rows, score(rows), checking)
     reader = decide(rows, rows.features[:, FEATURES.index("reader_logit")], checking)
     heuristic = decide(rows, -rows.rank.astype(np.float64), checking)
-    answerable = ~combined.hole
+    answerable = ~(combined.hole | combined.absent)
     print(
-        f"{len(rows.hole)} questions ({int(rows.hole.sum())} holes), {len(checking)} checking; "
-        f"reading {args.read}: right sentence first on answerable checking questions: "
+        f"{len(rows.hole)} questions ({int(rows.hole.sum())} holes, {int(rows.absent.sum())} "
+        f"absent), cross-fitted in {FOLDS} folds; "
+        f"reading {args.read}: right sentence first on answerable questions: "
         f"combined {combined.right[answerable].mean():.4f}, reader "
         f"{reader.right[answerable].mean():.4f}, "
         f"hand-weighted {heuristic.right[answerable].mean():.4f}"
     )
-    print("threshold  false_abstain  snippet_hit@1  abstain_recall")
+    print("threshold  false_abstain  snippet_hit@1  abstain_recall  absent_recall")
     chosen = 0.0
     for threshold in np.round(np.arange(0.01, 0.96, 0.01), 2):
         false_abstain, hit, recall = combined.at(float(threshold))
         if round(threshold * 100) % 5 == 0:
-            print(f"{threshold:9.2f}  {false_abstain:13.4f}  {hit:13.4f}  {recall:14.4f}")
+            print(
+                f"{threshold:9.2f}  {false_abstain:13.4f}  {hit:13.4f}  {recall:14.4f}  "
+                f"{combined.absent_recall(float(threshold)):13.4f}"
+            )
         if false_abstain <= args.false_abstain:
             chosen = float(threshold)
     false_abstain, hit, recall = combined.at(chosen)
     print(
         f"chosen: {chosen:.2f} (the highest with false_abstain <= {args.false_abstain}): "
-        f"false_abstain {false_abstain:.4f}, snippet_hit@1 {hit:.4f}, abstain_recall {recall:.4f}"
+        f"false_abstain {false_abstain:.4f}, snippet_hit@1 {hit:.4f}, abstain_recall {recall:.4f}, "
+        f"absent_recall {combined.absent_recall(chosen):.4f}"
     )
-    thresholded = Combiner(FEATURES, weights, bias, threshold=chosen)
-    sure = choose_sure(rows, thresholded, checking, args.stop_tolerance) if args.read > 1 else None
+    sure = None
+    if args.read > 1:
+        sure = choose_sure(rows, score, chosen, checking, args.stop_tolerance)
     print("sure  stopped  false_abstain  snippet_hit@1  abstain_recall")
     for value in (0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2):
-        decisions, share = decide_stopping(rows, thresholded, value, checking)
+        decisions, share = decide_stopping(rows, score, value, checking)
         false_abstain, hit, recall = decisions.at(chosen)
         print(f"{value:4.2f}  {share:7.3f}  {false_abstain:13.4f}  {hit:13.4f}  {recall:14.4f}")
     if sure is None:
         print("sure: none (stopping early would cost more than the tolerance)")
     else:
-        decisions, share = decide_stopping(rows, thresholded, sure, checking)
+        decisions, share = decide_stopping(rows, score, sure, checking)
         false_abstain, hit, recall = decisions.at(chosen)
         print(
             f"sure: {sure:.2f} (the lowest within {args.stop_tolerance} of reading all): "
             f"{share:.3f} of questions stop after one sentence; false_abstain "
             f"{false_abstain:.4f}, snippet_hit@1 {hit:.4f}, abstain_recall {recall:.4f}"
         )
+    # What ships is fitted on every question; the figures above are of the folds' combiners.
+    weights, bias = fit(rows)
     shipped = Combiner(FEATURES, weights, bias, threshold=chosen, sure=sure)
     (args.reader / COMBINER_FILE).write_text(shipped.to_json(), encoding="utf-8")
     print(f"wrote {args.reader / COMBINER_FILE}")

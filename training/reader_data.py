@@ -222,6 +222,11 @@ def build(
     return train, validation, held_out
 
 
+def drawn(questions: list[Question], caps: dict[str, int], seed: int) -> set[str]:
+    """The ids of the questions `build` draws with these caps and seed, held out or not."""
+    return {q.qid for q in _capped(questions, caps, random.Random(seed))}
+
+
 def _capped(questions: list[Question], caps: dict[str, int], rng: random.Random) -> list[Question]:
     """At most `caps[file]` questions from a file, drawn at random (whole file otherwise).
 

@@ -3,11 +3,12 @@
 The reader reads a sentence well but alone: it does not know that search ranked the passage
 holding it last, or that the question's names never occur in its article. The combiner is a
 logistic regression over the reader's score and those signals, one row per shortlisted sentence
-(`choose.COMBINED`). Its probability picks the sentence cited, and below the threshold citebot
-abstains.
+(`shortlist.read_shortlist`). Its probability picks the sentence cited, and below the
+threshold citebot abstains.
 
-It is fitted by `training.reader_calibrate` on held-out training paragraphs run through the
-real path, never on the evaluation sets, and ships beside the reader as `combiner.json`: the
+It is fitted by `training.reader_calibrate` on held-out training questions run through the
+real path (answerable ones, holes, and questions about articles the collection lacks), never
+on the evaluation sets, and ships beside the reader as `combiner.json`: the
 feature names, one weight each (for the raw features: scaling is folded in), the bias, and the
 threshold chosen on the same held-out data.
 """
@@ -24,7 +25,7 @@ from retrieval.errors import CitebotError
 
 COMBINER_FILE = "combiner.json"
 
-# What the combiner weighs for each shortlisted sentence (computed in `choose.combined_features`):
+# What the combiner weighs for each shortlisted sentence (computed in `shortlist.read_shortlist`):
 FEATURES = (
     "reader_logit",  # the reader's log-odds that the sentence answers
     "reader_margin",  # ... less the best of the shortlist's (0 for the reader's favourite)
@@ -36,6 +37,7 @@ FEATURES = (
     "lexical",  # its BM25, over the best candidate's
     "prior",  # the fused search score of its best passage, over the top passage's
     "offers",  # 1 when it holds the kind of thing asked for (a time for "when")
+    "asks",  # 1 when the question asks for a kind (a time, a person, a place, a figure)
     "bigrams",  # share of the question's word pairs it holds
     "entities",  # share of the question's names and figures found in its article
     "top_cosine",  # the best cosine of the question's top five passages

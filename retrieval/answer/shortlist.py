@@ -83,6 +83,7 @@ def read_shortlist(
         "lexical": [f.lexical for f in shortlist],
         "prior": [f.prior for f in shortlist],
         "offers": [float(f.offers) for f in shortlist],
+        "asks": [float(f.kind != "other") for f in shortlist],
         "bigrams": [f.bigrams for f in shortlist],
         "entities": [entities[f.article_id] for f in shortlist],
         "top_cosine": np.full(len(shortlist), top_cosine),

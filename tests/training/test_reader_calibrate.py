@@ -8,7 +8,18 @@ import numpy as np
 import pytest
 
 from retrieval.answer.combine import FEATURES, Combiner
-from training.reader_calibrate import Rows, choose_sure, decide, decide_stopping, fit
+from training.reader_calibrate import (
+    Rows,
+    choose_sure,
+    collection,
+    decide,
+    decide_stopping,
+    fit,
+    out_of_fold,
+    outside_questions,
+    scored_by,
+)
+from training.reader_data import Question
 
 LOGIT = FEATURES.index("reader_logit")
 MARGIN = FEATURES.index("reader_margin")
@@ -31,7 +42,8 @@ def _rows(logits: list[list[float]], right: list[list[bool]], holes: list[bool])
         question=np.asarray(owner),
         rank=np.asarray(rank),
         hole=np.asarray(holes),
-        fitting=np.asarray([True] * len(holes)),
+        fold=np.arange(len(holes)) % 3,
+        absent=np.zeros(len(holes), dtype=bool),
     )
 
 
@@ -50,6 +62,63 @@ def test_rows_survive_their_file(tmp_path: Path) -> None:
     loaded = Rows.load(tmp_path / "rows.npz")
     assert np.array_equal(loaded.features, rows.features)
     assert np.array_equal(loaded.right, rows.right)
+
+
+def test_rows_saved_by_an_older_calibration_are_refused_plainly(tmp_path: Path) -> None:
+    rows = _rows([[1.0, 3.0]], [[False, True]], [False])
+    older = {name: getattr(rows, name) for name in ("features", "right", "question", "rank")}
+    np.savez_compressed(tmp_path / "rows.npz", hole=rows.hole, fitting=[True], **older)
+    with pytest.raises(ValueError, match=r"lacks fold, absent.*without --reuse"):
+        Rows.load(tmp_path / "rows.npz")
+
+
+def _paragraph(title: str, number: int) -> list[Question]:
+    sentences = tuple(f"{title} fact {number}.{i} is told here." for i in range(3))
+    return [
+        Question(
+            qid=f"{title}-{number}-{i}",
+            question=f"What is fact {number}.{i} of {title}?",
+            title=title,
+            sentences=sentences,
+            answers=frozenset({i}),
+            plausible=frozenset(),
+            group=f"wiki.json:{title}:{number}",
+            others=(),
+        )
+        for i in range(3)
+    ]
+
+
+def test_the_collection_cuts_holes_and_asks_about_articles_it_lacks() -> None:
+    paragraphs = {t: _paragraph(t, 0) + _paragraph(t, 1) for t in ("Alpha", "Beta", "Gamma")}
+    held_out = paragraphs["Alpha"] + paragraphs["Beta"]
+    outside = paragraphs["Gamma"][:2]
+    articles, questions = collection(held_out, outside, hole_share=0.3, seed=3)
+    text = {str(a["id"]): str(a["text"]) for a in articles}
+    assert set(text) == {"wiki.json:Alpha", "wiki.json:Beta"}
+    for q in questions:
+        title, number, index = str(q["id"]).split("-")
+        article, sentence = f"wiki.json:{title}", f"{title} fact {number}.{index} is told here."
+        if q.get("absent"):
+            assert title == "Gamma" and q["answers"] == []
+        elif "article_id" in q:
+            assert q["article_id"] == article and q["sentences"] == [sentence]
+            assert sentence in text[article]
+        else:  # a hole: its article is there, its answer sentence is not
+            assert sentence not in text[article]
+    kinds = [("absent" if q.get("absent") else "article_id" in q) for q in questions]
+    assert kinds.count("absent") == 2 and kinds.count(True) > 0 and kinds.count(False) > 0
+
+
+def test_questions_from_outside_come_from_other_articles_and_were_never_trained_on() -> None:
+    paragraphs = {t: _paragraph(t, 0) + _paragraph(t, 1) for t in ("Alpha", "Beta", "Gamma")}
+    everything = [q for qs in paragraphs.values() for q in qs]
+    trained = {"Beta-0-0", "Beta-1-2"}
+    chosen = outside_questions(everything, paragraphs["Alpha"], trained, count=99, seed=1)
+    assert sorted(q.qid for q in chosen) == sorted(
+        q.qid for q in paragraphs["Beta"] + paragraphs["Gamma"] if q.qid not in trained
+    )
+    assert len(outside_questions(everything, paragraphs["Alpha"], trained, count=3, seed=1)) == 3
 
 
 def test_a_decision_is_the_likeliest_sentence_of_each_shortlist() -> None:
@@ -84,6 +153,28 @@ def test_the_fit_learns_to_trust_a_telling_feature() -> None:
     )
 
 
+def test_cross_fitting_scores_each_fold_by_a_combiner_that_never_saw_it() -> None:
+    rng = np.random.default_rng(1)
+    logits = [[float(v) for v in rng.normal(size=3)] for _ in range(150)]
+    # Folds 1 and 2: the reader's favourite is right. Fold 0: a random sentence is, and only
+    # there a feature ("offers") marks it: only a combiner that saw fold 0 can know.
+    picked = [int(np.argmax(q)) if n % 3 else int(rng.integers(3)) for n, q in enumerate(logits)]
+    rows = _rows(logits, [[i == p for i in range(3)] for p in picked], [False] * 150)
+    offers = FEATURES.index("offers")
+    rows.features[:, offers] = (rows.fold[rows.question] == 0) & rows.right
+    scores = out_of_fold(rows)(rows)
+    weights, bias = fit(rows, rows.fold != 0)
+    first_fold = rows.fold[rows.question] == 0
+    others = Combiner(FEATURES, weights, bias, 0.5).probabilities(rows.features)
+    assert scores[first_fold] == pytest.approx(others[first_fold])
+    fold_0, rest = np.arange(0, 150, 3), np.setdiff1d(np.arange(150), np.arange(0, 150, 3))
+    assert decide(rows, scores, fold_0).right.mean() < 0.6
+    assert decide(rows, scores, rest).right.mean() > 0.95
+    # Fitted on everything, the marked sentences win: what cross-fitting keeps out.
+    everything = Combiner(FEATURES, *fit(rows), 0.5).probabilities(rows.features)
+    assert decide(rows, everything, fold_0).right.mean() > 0.95
+
+
 def test_stopping_early_keeps_a_sure_first_sentence_and_reads_on_otherwise() -> None:
     # Question 0: its first sentence is sure (0.88) but wrong, the second right and surer.
     # Question 1: its first sentence is unsure (0.3); reading on finds the right one.
@@ -91,11 +182,12 @@ def test_stopping_early_keeps_a_sure_first_sentence_and_reads_on_otherwise() -> 
     rows = _rows(odds, [[False, True], [False, True]], [False, False])
     combiner = Combiner(FEATURES, tuple(float(n == LOGIT) for n in range(len(FEATURES))), 0, 0.5)
     questions = np.arange(2)
-    decisions, stopped = decide_stopping(rows, combiner, 0.8, questions)
+    score = scored_by(combiner)
+    decisions, stopped = decide_stopping(rows, score, 0.8, questions)
     assert stopped == 0.5
     assert decisions.right.tolist() == [False, True]
     assert decisions.likelihood == pytest.approx([0.88, 0.8])
     # Down to 0.9 nothing stops, so nothing is lost; at 0.85 the first question would stop.
-    assert choose_sure(rows, combiner, questions, tolerance=0.0) == 0.9
+    assert choose_sure(rows, score, 0.5, questions, tolerance=0.0) == 0.9
     # Allowing the lost question, any sure down to 0.35 passes; at 0.3 the second stops too.
-    assert choose_sure(rows, combiner, questions, tolerance=0.5) == 0.35
+    assert choose_sure(rows, score, 0.5, questions, tolerance=0.5) == 0.35

@@ -6,8 +6,19 @@ import json
 import random
 from pathlib import Path
 
+import pytest
+
 from retrieval.answer.reader import SEPARATOR, reader_document
-from training.reader_data import Question, is_validation, pairs_of, read_selqa, read_squad
+from training import reader_data
+from training.reader_data import (
+    Question,
+    build,
+    drawn,
+    is_validation,
+    pairs_of,
+    read_selqa,
+    read_squad,
+)
 
 SENTENCES = [
     "The mayor opened the new bridge on Monday.",
@@ -112,3 +123,29 @@ def test_validation_split_is_by_paragraph_and_stable() -> None:
     assert 20 < sum(held) < 60
     # Another question of the same paragraph lands on the same side.
     assert held == [is_validation(question("b", g), 0.1) for g in groups]
+
+
+def test_drawn_names_the_questions_training_draws(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    questions = [
+        Question(
+            f"q{n}",
+            f"Question {n}?",
+            "T",
+            ("One.", "Two."),
+            frozenset({0}),
+            frozenset(),
+            f"a.json:T:{n // 3}",
+            (),
+        )
+        for n in range(30)
+    ] + [Question("u", "Unanswerable?", "T", ("One.",), frozenset(), frozenset(), "a.json:T:0", ())]
+    monkeypatch.setattr(reader_data, "read_all", lambda folder, seed: questions)
+    caps = {"a.json": 8}
+    train, validation, _ = build(tmp_path, seed=13, validation_share=0.3, caps=caps)
+    asked = {p.question for p in train + validation}
+    chosen = drawn(questions, caps, seed=13)
+    assert len(chosen) == 8 and "u" in chosen  # unanswerable questions are always kept
+    assert asked == {q.question for q in questions if q.qid in chosen}
+    assert drawn(questions, caps, seed=14) != chosen
