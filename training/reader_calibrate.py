@@ -373,14 +373,12 @@ def decide_stopping(
     rows: Rows, score: Scorer, sure: float, questions: np.ndarray
 ) -> tuple[Decisions, float]:
     """What citebot would cite for each of `questions` when the first sentence is read alone
-    and, at a reader's probability of `sure` or more, the rest go unread (`read_shortlist`);
-    and the share of them that stopped early. `rows` hold the whole shortlists."""
+    and, when the combiner gives it `sure` or more, the rest go unread (`read_shortlist`); and
+    the share of them that stopped early. `rows` hold the whole shortlists."""
     whole = decide(rows, score(rows), questions)
     alone_rows = rows.first(1)
     alone = decide(alone_rows, score(alone_rows), questions)
-    first = np.zeros(len(rows.hole))
-    first[alone_rows.question] = alone_rows.features[:, FEATURES.index("reader_logit")]
-    stopped = 1.0 / (1.0 + np.exp(-first[questions])) >= sure
+    stopped = alone.likelihood >= sure
     decisions = Decisions(
         np.where(stopped, alone.likelihood, whole.likelihood),
         np.where(stopped, alone.right, whole.right),

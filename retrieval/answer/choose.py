@@ -116,9 +116,15 @@ def answer_question(
     article_order = list(dict.fromkeys(rows[r.passage_id].article_id for r in ranked))
     cited = None
     if reader is not None and mode == "hybrid":
-        sure = None if reader.combiner is None else reader.combiner.sure
         shortlist = read_shortlist(
-            version, reader, question, features, scores, ranked, settings.read, sure=sure
+            version,
+            reader,
+            question,
+            features,
+            scores,
+            ranked,
+            settings.read,
+            combiner=reader.combiner,
         )
         best = _likeliest(reader, shortlist)
         threshold = settings.threshold

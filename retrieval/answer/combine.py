@@ -48,11 +48,10 @@ FEATURES = (
 class Combiner:
     """Weights over named features; `threshold` is the probability below which citebot abstains.
 
-    `sure`, when set, is the reader's probability for the best hand-weighted sentence at which
-    the rest of the shortlist goes unread: the combiner then weighs that sentence alone. It is
-    chosen with the weights, on the same held-out data, so that stopping early costs at most a
-    set tolerance of right answers; about half of all questions then read one sentence, not
-    three (docs/reader.md)."""
+    `sure`, when set, is the combiner's probability for the best hand-weighted sentence, read
+    alone, at which the rest of the shortlist goes unread: that sentence is then the shortlist.
+    It is chosen with the weights, on the same held-out data, so that stopping early costs at
+    most a set tolerance of right answers (docs/reader.md)."""
 
     names: tuple[str, ...]
     weights: tuple[float, ...]

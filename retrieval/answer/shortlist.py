@@ -2,7 +2,8 @@
 
 The reader (CITEBOT_READER=on) reads the best of the candidates by their hand-weighted score,
 each with its article's title and the sentence before it, and each read sentence becomes one row
-of the combiner's features (`combine.FEATURES`). A sure first sentence leaves the rest unread.
+of the combiner's features (`combine.FEATURES`). A first sentence the combiner is sure of leaves
+the rest unread.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from retrieval.answer.candidates import Candidates, Features
-from retrieval.answer.combine import FEATURES
+from retrieval.answer.combine import FEATURES, Combiner
 from retrieval.answer.overlap import entity_coverage
 from retrieval.answer.reader import Reader, reader_document
 from retrieval.answer.search import Ranked
@@ -38,11 +39,11 @@ def read_shortlist(
     ranked: list[Ranked],
     read: int,
     *,
-    sure: float | None = None,
+    combiner: Combiner | None = None,
 ) -> Shortlist:
     """Read the `read` best-scored candidates with the question, and describe each one for the
-    combiner. With `sure`, the first is read alone, and when the reader gives it at least that
-    probability the others go unread: the shortlist is that sentence."""
+    combiner. With a `combiner` that has `sure`, the first is read alone, and when the combiner
+    gives it at least that probability the others go unread: the shortlist is that sentence."""
     shortlist = sorted(candidates.features, key=lambda f: (-scores[f.sentence_id], f.sentence_id))
     shortlist = shortlist[:read]
     if not shortlist:
@@ -53,15 +54,28 @@ def read_shortlist(
         reader_document(candidates.articles[f.article_id].title, previous[f.sentence_id], f.text)
         for f in shortlist
     ]
-    if sure is None or len(shortlist) == 1:
+    sure = None if combiner is None else combiner.sure
+    if combiner is None or sure is None or len(shortlist) == 1:
         probabilities = np.asarray(reader.score(question, documents), dtype=np.float64)
-    else:
-        probabilities = np.asarray(reader.score(question, documents[:1]), dtype=np.float64)
-        if probabilities[0] >= sure:
-            shortlist = shortlist[:1]
-        else:
-            rest = np.asarray(reader.score(question, documents[1:]), dtype=np.float64)
-            probabilities = np.concatenate([probabilities, rest])
+        return _described(question, candidates, shortlist, probabilities, scores, ranked)
+    first = np.asarray(reader.score(question, documents[:1]), dtype=np.float64)
+    alone = _described(question, candidates, shortlist[:1], first, scores, ranked)
+    if combiner.probabilities(alone.features)[0] >= sure:
+        return alone
+    rest = np.asarray(reader.score(question, documents[1:]), dtype=np.float64)
+    probabilities = np.concatenate([first, rest])
+    return _described(question, candidates, shortlist, probabilities, scores, ranked)
+
+
+def _described(
+    question: str,
+    candidates: Candidates,
+    shortlist: list[Features],
+    probabilities: np.ndarray,
+    scores: dict[int, float],
+    ranked: list[Ranked],
+) -> Shortlist:
+    """The shortlist with the reader's probabilities, and its rows of `combine.FEATURES`."""
     heuristic = np.asarray([scores[f.sentence_id] for f in shortlist], dtype=np.float64)
     clipped = np.clip(probabilities, 1e-4, 1 - 1e-4)
     logits = np.log(clipped / (1 - clipped))

@@ -199,3 +199,32 @@ def test_a_sure_first_sentence_leaves_the_rest_unread(
     assert [len(documents) for _, documents in unsure.seen] == [1, 2]
     assert answer.citation is not None
     assert answer.citation.snippet == "The chipmaker will build a new factory in Arizona."
+
+
+def test_the_combiner_not_the_reader_alone_decides_to_stop(
+    tmp_path: Path, corpus: Path, fake_encoder: CountingEncoder
+) -> None:
+    question = "How many workers will the chipmaker hire?"
+    # The reader gives the first sentence 0.9, but the combiner weighs that down to
+    # sigmoid(logit(0.9) - 2) = 0.55, under its sure of 0.8: the rest is read.
+    doubting = replace(_only("reader_logit", 1.0, bias=-2.0, threshold=0.0), sure=0.8)
+    reader = ScriptedReader(
+        {"expects to hire": 0.9, "new factory in Arizona": 0.95}, combiner=doubting
+    )
+    engine = _engine(tmp_path / "doubting", corpus, fake_encoder, reader, threshold=0.0)
+    answer = engine.ask(question)
+    engine.close()
+    assert [len(documents) for _, documents in reader.seen] == [1, 2]
+    assert answer.citation is not None
+    assert answer.citation.snippet == "The chipmaker will build a new factory in Arizona."
+    # A reader of 0.6 that the combiner trusts more (sigmoid(logit(0.6) + 2) = 0.92) stops it.
+    trusting = replace(_only("reader_logit", 1.0, bias=2.0, threshold=0.0), sure=0.8)
+    reader = ScriptedReader(
+        {"expects to hire": 0.6, "new factory in Arizona": 0.95}, combiner=trusting
+    )
+    engine = _engine(tmp_path / "trusting", corpus, fake_encoder, reader, threshold=0.0)
+    answer = engine.ask(question)
+    engine.close()
+    assert [len(documents) for _, documents in reader.seen] == [1]
+    assert answer.citation is not None
+    assert answer.citation.snippet == "The chipmaker expects to hire 3,000 workers by 2027."
