@@ -8,15 +8,13 @@ import numpy as np
 import pytest
 
 from retrieval.answer.combine import FEATURES, Combiner
+from training.calibration_rows import Rows, collection, outside_questions
 from training.reader_calibrate import (
-    Rows,
     choose_sure,
-    collection,
     decide,
     decide_stopping,
     fit,
     out_of_fold,
-    outside_questions,
     scored_by,
 )
 from training.reader_data import Question
