@@ -54,38 +54,38 @@ def read_shortlist(
         reader_document(candidates.articles[f.article_id].title, previous[f.sentence_id], f.text)
         for f in shortlist
     ]
+    top_cosine = max((r.cosine for r in ranked[:5] if r.cosine is not None), default=0.0)
+    entities: dict[str, float] = {}  # filled as articles are described, each once
+
+    def described(read: list[Features], probabilities: np.ndarray) -> Shortlist:
+        for a in {f.article_id for f in read} - entities.keys():
+            article = candidates.articles[a]
+            entities[a] = entity_coverage(question, article.title + "\n" + article.text)
+        return _described(read, probabilities, scores, top_cosine, entities)
+
     sure = None if combiner is None else combiner.sure
     if combiner is None or sure is None or len(shortlist) == 1:
-        probabilities = np.asarray(reader.score(question, documents), dtype=np.float64)
-        return _described(question, candidates, shortlist, probabilities, scores, ranked)
+        return described(shortlist, np.asarray(reader.score(question, documents), dtype=np.float64))
     first = np.asarray(reader.score(question, documents[:1]), dtype=np.float64)
-    alone = _described(question, candidates, shortlist[:1], first, scores, ranked)
+    alone = described(shortlist[:1], first)
     if combiner.probabilities(alone.features)[0] >= sure:
         return alone
     rest = np.asarray(reader.score(question, documents[1:]), dtype=np.float64)
-    probabilities = np.concatenate([first, rest])
-    return _described(question, candidates, shortlist, probabilities, scores, ranked)
+    return described(shortlist, np.concatenate([first, rest]))
 
 
 def _described(
-    question: str,
-    candidates: Candidates,
     shortlist: list[Features],
     probabilities: np.ndarray,
     scores: dict[int, float],
-    ranked: list[Ranked],
+    top_cosine: float,
+    entities: dict[str, float],
 ) -> Shortlist:
-    """The shortlist with the reader's probabilities, and its rows of `combine.FEATURES`."""
+    """The shortlist with the reader's probabilities, and its rows of `combine.FEATURES`
+    (`entities`: the share of the question's names in each of its articles)."""
     heuristic = np.asarray([scores[f.sentence_id] for f in shortlist], dtype=np.float64)
     clipped = np.clip(probabilities, 1e-4, 1 - 1e-4)
     logits = np.log(clipped / (1 - clipped))
-    entities = {
-        a: entity_coverage(
-            question, candidates.articles[a].title + "\n" + candidates.articles[a].text
-        )
-        for a in {f.article_id for f in shortlist}
-    }
-    top_cosine = max((r.cosine for r in ranked[:5] if r.cosine is not None), default=0.0)
     columns = {
         "reader_logit": logits,
         "reader_margin": logits - logits.max(),

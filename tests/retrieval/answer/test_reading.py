@@ -173,58 +173,49 @@ def test_the_combiners_threshold_decides_abstention(
     assert answer.citation.score == pytest.approx(0.2888, abs=1e-3)
 
 
+def _stopping(
+    folder: Path, corpus: Path, encoder: CountingEncoder, first: float, combiner: Combiner
+) -> tuple[list[int], str | None]:
+    """How many sentences each read held, and the snippet cited, when the reader gives the
+    first-scored sentence ("expects to hire") `first` and a later one 0.95."""
+    reader = ScriptedReader(
+        {"expects to hire": first, "new factory in Arizona": 0.95}, combiner=combiner
+    )
+    engine = _engine(folder, corpus, encoder, reader, threshold=0.0)
+    answer = engine.ask("How many workers will the chipmaker hire?")
+    engine.close()
+    snippet = None if answer.citation is None else answer.citation.snippet
+    return [len(documents) for _, documents in reader.seen], snippet
+
+
+HIRE = "The chipmaker expects to hire 3,000 workers by 2027."
+FACTORY = "The chipmaker will build a new factory in Arizona."
+
+
 def test_a_sure_first_sentence_leaves_the_rest_unread(
     tmp_path: Path, corpus: Path, fake_encoder: CountingEncoder
 ) -> None:
-    question = "How many workers will the chipmaker hire?"
     combiner = replace(_only("reader_logit", 1.0), sure=0.8)  # its probability is the reader's
     # The hand-weighted score puts "expects to hire" first: at 0.9 (sure) it is cited, and the
     # other sentences are never read...
-    sure = ScriptedReader(
-        {"expects to hire": 0.9, "new factory in Arizona": 0.95}, combiner=combiner
-    )
-    engine = _engine(tmp_path / "sure", corpus, fake_encoder, sure, threshold=0.0)
-    answer = engine.ask(question)
-    engine.close()
-    assert [len(documents) for _, documents in sure.seen] == [1]
-    assert answer.citation is not None
-    assert answer.citation.snippet == "The chipmaker expects to hire 3,000 workers by 2027."
+    assert _stopping(tmp_path / "sure", corpus, fake_encoder, 0.9, combiner) == ([1], HIRE)
     # ... at 0.7 the rest is read as well, and a better sentence there wins.
-    unsure = ScriptedReader(
-        {"expects to hire": 0.7, "new factory in Arizona": 0.95}, combiner=combiner
+    assert _stopping(tmp_path / "unsure", corpus, fake_encoder, 0.7, combiner) == (
+        [1, 2],
+        FACTORY,
     )
-    engine = _engine(tmp_path / "unsure", corpus, fake_encoder, unsure, threshold=0.0)
-    answer = engine.ask(question)
-    engine.close()
-    assert [len(documents) for _, documents in unsure.seen] == [1, 2]
-    assert answer.citation is not None
-    assert answer.citation.snippet == "The chipmaker will build a new factory in Arizona."
 
 
 def test_the_combiner_not_the_reader_alone_decides_to_stop(
     tmp_path: Path, corpus: Path, fake_encoder: CountingEncoder
 ) -> None:
-    question = "How many workers will the chipmaker hire?"
     # The reader gives the first sentence 0.9, but the combiner weighs that down to
     # sigmoid(logit(0.9) - 2) = 0.55, under its sure of 0.8: the rest is read.
     doubting = replace(_only("reader_logit", 1.0, bias=-2.0, threshold=0.0), sure=0.8)
-    reader = ScriptedReader(
-        {"expects to hire": 0.9, "new factory in Arizona": 0.95}, combiner=doubting
+    assert _stopping(tmp_path / "doubting", corpus, fake_encoder, 0.9, doubting) == (
+        [1, 2],
+        FACTORY,
     )
-    engine = _engine(tmp_path / "doubting", corpus, fake_encoder, reader, threshold=0.0)
-    answer = engine.ask(question)
-    engine.close()
-    assert [len(documents) for _, documents in reader.seen] == [1, 2]
-    assert answer.citation is not None
-    assert answer.citation.snippet == "The chipmaker will build a new factory in Arizona."
     # A reader of 0.6 that the combiner trusts more (sigmoid(logit(0.6) + 2) = 0.92) stops it.
     trusting = replace(_only("reader_logit", 1.0, bias=2.0, threshold=0.0), sure=0.8)
-    reader = ScriptedReader(
-        {"expects to hire": 0.6, "new factory in Arizona": 0.95}, combiner=trusting
-    )
-    engine = _engine(tmp_path / "trusting", corpus, fake_encoder, reader, threshold=0.0)
-    answer = engine.ask(question)
-    engine.close()
-    assert [len(documents) for _, documents in reader.seen] == [1]
-    assert answer.citation is not None
-    assert answer.citation.snippet == "The chipmaker expects to hire 3,000 workers by 2027."
+    assert _stopping(tmp_path / "trusting", corpus, fake_encoder, 0.6, trusting) == ([1], HIRE)
