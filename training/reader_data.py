@@ -58,6 +58,7 @@ class Pair:
     question: str
     document: str
     label: float
+    qid: str = ""  # the question it came from: the pairs of one question are ranked together
 
 
 _WORD = re.compile(r"\w+")
@@ -175,29 +176,29 @@ def pairs_of(
 ) -> list[Pair]:
     """The labelled pairs one question gives (see the module docstring)."""
     texts = question.sentences
-    q = question.question
+    q, qid = question.question, question.qid
 
     def document(index: int, previous: int | None = None) -> str:
         before = index - 1 if previous is None else previous
         return reader_document(question.title, texts[before] if before >= 0 else "", texts[index])
 
-    out = [Pair(q, document(i), 1.0) for i in sorted(question.answers)]
+    out = [Pair(q, document(i), 1.0, qid) for i in sorted(question.answers)]
     wrong = [i for i in range(len(texts)) if i not in question.answers]
     # The most question-like sentences first: the negatives the reader most needs to see.
     wrong.sort(key=lambda i: (i not in question.plausible, -_overlap(q, texts[i]), rng.random()))
-    out.extend(Pair(q, document(i), 0.0) for i in wrong[:hard])
+    out.extend(Pair(q, document(i), 0.0, qid) for i in wrong[:hard])
     shifted = [
         a + 1
         for a in sorted(question.answers)[:1]
         if a + 1 < len(texts) and a + 1 not in question.answers
     ]
     if shifted:
-        out.append(Pair(q, document(shifted[0], previous=shifted[0] - 2), 0.0))
+        out.append(Pair(q, document(shifted[0], previous=shifted[0] - 2), 0.0, qid))
     elif wrong[hard:]:
-        out.append(Pair(q, document(rng.choice(wrong[hard:])), 0.0))
+        out.append(Pair(q, document(rng.choice(wrong[hard:])), 0.0, qid))
     if question.others and rng.random() < other_share:
         other = max(question.others, key=lambda t: (_overlap(q, t), rng.random()))
-        out.append(Pair(q, reader_document(question.title, "", other), 0.0))
+        out.append(Pair(q, reader_document(question.title, "", other), 0.0, qid))
     return out
 
 

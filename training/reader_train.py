@@ -71,6 +71,13 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         help="start from this trained reader (a CrossEncoder folder) instead of the bundled "
         "all-MiniLM-L6-v2 weights",
     )
+    parser.add_argument(
+        "--listwise",
+        type=float,
+        default=0.0,
+        help="weight of a ranking loss over each question's pairs, added to binary "
+        "cross-entropy (0: none); batches then hold whole questions",
+    )
     parser.add_argument("--validation-share", type=float, default=VALIDATION_SHARE)
     parser.add_argument("--eval-every", type=int, default=250)
     parser.add_argument("--save-every", type=int, default=25)
@@ -131,6 +138,8 @@ def main(argv: list[str] | None = None) -> int:
     def batches_of(epoch: int) -> list[list[int]]:
         """Shuffled, then similar lengths batched together so that little is padding."""
         rng = random.Random(args.seed * 1000 + epoch)
+        if args.listwise:
+            return question_batches(train, args.batch, rng)
         order = list(range(len(train)))
         rng.shuffle(order)
         batches: list[list[int]] = []
@@ -167,17 +176,20 @@ def main(argv: list[str] | None = None) -> int:
     def batch_of(pairs: list[Pair]) -> dict[str, torch.Tensor]:
         return encode_pairs(tokenizer, [(p.question, p.document) for p in pairs], args.max_tokens)
 
-    def validate() -> float:
+    def validate() -> tuple[float, float]:
+        """Validation loss, and how often a question's answer scores above all its other
+        validation pairs."""
         network.eval()
-        losses = []
+        losses, scored = [], []
         with torch.no_grad():
             for begin in range(0, len(validation), 128):
                 chunk = validation[begin : begin + 128]
                 logits = network(**batch_of(chunk)).logits.squeeze(-1)
                 labels = torch.tensor([p.label for p in chunk])
                 losses.append(float(loss_fn(logits, labels)) * len(chunk))
+                scored.extend(logits.tolist())
         network.train()
-        return sum(losses) / len(validation)
+        return sum(losses) / len(validation), first_rate(validation, scored)
 
     network.train()
     bar = tqdm(total=total, initial=step, desc="reader", file=sys.stderr, mininterval=10)
@@ -186,7 +198,10 @@ def main(argv: list[str] | None = None) -> int:
         epoch, within = divmod(step, steps_per_epoch)
         chunk = [train[i] for i in batches_of(epoch)[within]]
         logits = network(**batch_of(chunk)).logits.squeeze(-1)
-        loss = loss_fn(logits, torch.tensor([p.label for p in chunk]))
+        labels = torch.tensor([p.label for p in chunk])
+        loss = loss_fn(logits, labels)
+        if args.listwise:
+            loss = loss + args.listwise * listwise_loss(logits, labels, [p.qid for p in chunk])
         loss.backward()
         torch.nn.utils.clip_grad_norm_(network.parameters(), 1.0)
         optimizer.step()
@@ -196,11 +211,20 @@ def main(argv: list[str] | None = None) -> int:
         bar.update(1)
         bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
         if step % args.eval_every == 0 or step == total:
-            value = validate()
-            record = {"step": step, "validation_loss": value, "seconds": time.monotonic() - started}
+            value, first = validate()
+            record = {
+                "step": step,
+                "validation_loss": value,
+                "validation_first": first,
+                "seconds": time.monotonic() - started,
+            }
             with open(args.out / "log.jsonl", "a", encoding="utf-8") as handle:
                 handle.write(json.dumps(record) + "\n")
-            print(f"\nstep {step}: validation loss {value:.4f}", file=sys.stderr, flush=True)
+            print(
+                f"\nstep {step}: validation loss {value:.4f}, answer first {first:.4f}",
+                file=sys.stderr,
+                flush=True,
+            )
             if value < best:
                 best = value
                 model.save_pretrained(str(args.out / "best"))
@@ -211,6 +235,66 @@ def main(argv: list[str] | None = None) -> int:
     bar.close()
     print(f"done: {step} steps, best validation loss {best:.4f}", flush=True)
     return 0
+
+
+def question_batches(pairs: list[Pair], batch: int, rng: random.Random) -> list[list[int]]:
+    """Batches of whole questions (all the pairs of each, so that they can be ranked against
+    one another), about `batch` pairs each, shuffled, similar lengths together."""
+    groups: dict[str, list[int]] = {}
+    for index, pair in enumerate(pairs):
+        groups.setdefault(pair.qid, []).append(index)
+    order = list(groups.values())
+    rng.shuffle(order)
+    batches: list[list[int]] = []
+    per_block = max(1, batch // 4) * 50  # questions give about four pairs each
+    for begin in range(0, len(order), per_block):
+        block = sorted(
+            order[begin : begin + per_block],
+            key=lambda group: max(len(pairs[i].document) for i in group),
+        )
+        current: list[int] = []
+        for group in block:
+            if current and len(current) + len(group) > batch:
+                batches.append(current)
+                current = []
+            current.extend(group)
+        if current:
+            batches.append(current)
+    rng.shuffle(batches)
+    return batches
+
+
+def first_rate(pairs: list[Pair], scores: list[float]) -> float:
+    """The share of questions, among those with answer and non-answer pairs here, whose best
+    answer pair scores above every non-answer pair."""
+    best: dict[str, list[float]] = {}
+    for pair, score in zip(pairs, scores, strict=True):
+        mine = best.setdefault(pair.qid, [-math.inf, -math.inf])
+        slot = 0 if pair.label > 0.5 else 1
+        mine[slot] = max(mine[slot], score)
+    ranked = [right > wrong for right, wrong in best.values() if math.isfinite(min(right, wrong))]
+    return sum(ranked) / len(ranked) if ranked else 0.0
+
+
+def listwise_loss(logits: torch.Tensor, labels: torch.Tensor, owners: list[str]) -> torch.Tensor:
+    """A ranking loss over each question's pairs, beside binary cross-entropy, which scores each
+    sentence alone. Each question's pairs form a list with one more entry, "none of these", at
+    logit 0. An answerable question's answer should win its list, above the sentences that only
+    restate the question; and the same question with its answer cut out (its other pairs), or
+    one that nothing answers, should leave "none" the winner: the best wrong sentence, not each
+    one, is what decides abstention. The mean of both negative log-likelihoods over questions."""
+    losses = []
+    zero = logits.new_zeros(1)
+    for owner in dict.fromkeys(owners):
+        rows = torch.tensor([i for i, o in enumerate(owners) if o == owner])
+        mine, positive = logits[rows], labels[rows] > 0.5
+        if positive.any():
+            losses.append(
+                torch.logsumexp(torch.cat([zero, mine]), 0) - torch.logsumexp(mine[positive], 0)
+            )
+        if not positive.all():
+            losses.append(torch.logsumexp(torch.cat([zero, mine[~positive]]), 0))
+    return torch.stack(losses).mean() if losses else logits.sum() * 0.0
 
 
 def encode_pairs(

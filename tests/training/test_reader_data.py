@@ -76,6 +76,7 @@ def test_squad_positive_is_the_sentence_holding_the_answer_start(tmp_path: Path)
     assert when.others == (OTHER,)
 
     pairs = pairs_of(when, random.Random(0))
+    assert {p.qid for p in pairs} == {"q-when"}  # ranked together when training ranks
     positives = [p for p in pairs if p.label == 1.0]
     assert [p.document for p in positives] == [
         reader_document("City Bridge", SENTENCES[1], SENTENCES[2])
