@@ -19,6 +19,7 @@ fitted on every question. Writes `READER/combiner.json`, and the rows to
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -114,6 +115,25 @@ def decide(rows: Rows, likelihood: np.ndarray, questions: np.ndarray) -> Decisio
     return Decisions(
         best_value[questions], chosen[questions], rows.hole[questions], rows.absent[questions]
     )
+
+
+def choose_threshold(decisions: Decisions, false_abstain: float) -> float:
+    """The highest threshold (in steps of 0.01) whose false abstention rate stays at or under
+    `false_abstain`."""
+    chosen = 0.0
+    for threshold in np.round(np.arange(0.01, 0.96, 0.01), 2):
+        if decisions.at(float(threshold))[0] <= false_abstain:
+            chosen = float(threshold)
+    return chosen
+
+
+def without_reader(rows: Rows) -> Rows:
+    """The rows with the reader's features zeroed: what a combiner of the search's signals
+    alone makes of them, to measure what reading adds."""
+    reading = [i for i, name in enumerate(FEATURES) if name.startswith("reader_")]
+    features = rows.features.copy()
+    features[:, reading] = 0.0
+    return dataclasses.replace(rows, features=features)
 
 
 def decide_stopping(
@@ -218,21 +238,28 @@ def main(argv: list[str] | None = None) -> int:
         f"hand-weighted {heuristic.right[answerable].mean():.4f}"
     )
     print("threshold  false_abstain  snippet_hit@1  abstain_recall  absent_recall")
-    chosen = 0.0
-    for threshold in np.round(np.arange(0.01, 0.96, 0.01), 2):
+    for threshold in np.round(np.arange(0.05, 0.96, 0.05), 2):
         false_abstain, hit, recall = combined.at(float(threshold))
-        if round(threshold * 100) % 5 == 0:
-            print(
-                f"{threshold:9.2f}  {false_abstain:13.4f}  {hit:13.4f}  {recall:14.4f}  "
-                f"{combined.absent_recall(float(threshold)):13.4f}"
-            )
-        if false_abstain <= args.false_abstain:
-            chosen = float(threshold)
+        print(
+            f"{threshold:9.2f}  {false_abstain:13.4f}  {hit:13.4f}  {recall:14.4f}  "
+            f"{combined.absent_recall(float(threshold)):13.4f}"
+        )
+    chosen = choose_threshold(combined, args.false_abstain)
     false_abstain, hit, recall = combined.at(chosen)
     print(
         f"chosen: {chosen:.2f} (the highest with false_abstain <= {args.false_abstain}): "
         f"false_abstain {false_abstain:.4f}, snippet_hit@1 {hit:.4f}, abstain_recall {recall:.4f}, "
         f"absent_recall {combined.absent_recall(chosen):.4f}"
+    )
+    blind = without_reader(rows)
+    signals = decide(blind, out_of_fold(blind)(blind), checking)
+    at = choose_threshold(signals, args.false_abstain)
+    false_abstain, hit, recall = signals.at(at)
+    print(
+        f"for comparison, the search's signals alone (the reader's features left out, "
+        f"cross-fitted): right sentence first {signals.right[answerable].mean():.4f}; at {at:.2f}, "
+        f"false_abstain {false_abstain:.4f}, abstain_recall {recall:.4f}, absent_recall "
+        f"{signals.absent_recall(at):.4f}"
     )
     sure = None
     if args.read > 1:

@@ -11,11 +11,13 @@ from retrieval.answer.combine import FEATURES, Combiner
 from training.calibration_rows import Rows, collection, outside_questions
 from training.reader_calibrate import (
     choose_sure,
+    choose_threshold,
     decide,
     decide_stopping,
     fit,
     out_of_fold,
     scored_by,
+    without_reader,
 )
 from training.reader_data import Question
 
@@ -133,6 +135,27 @@ def test_a_decision_is_the_likeliest_sentence_of_each_shortlist() -> None:
     false_abstain, hit, recall = decisions.at(1.0)
     assert (false_abstain, hit, recall) == (0.0, 0.5, 1.0)
     assert decisions.at(2.5) == (0.5, 0.5, 1.0)
+
+
+def test_the_threshold_is_the_highest_within_the_false_abstention_bound() -> None:
+    # Ten answerable questions whose chosen sentences score 0.05, 0.15, ... 0.95, and a hole.
+    logits = [[0.05 + 0.1 * n] for n in range(10)] + [[0.5]]
+    rows = _rows(logits, [[True]] * 10 + [[False]], [False] * 10 + [True])
+    decisions = decide(rows, rows.features[:, LOGIT], np.arange(11))
+    assert choose_threshold(decisions, 0.0) == 0.05
+    assert choose_threshold(decisions, 0.1) == 0.15  # one of ten declined: 0.05 < 0.15
+    assert choose_threshold(decisions, 0.35) == 0.35
+
+
+def test_without_the_reader_only_the_reader_s_features_are_left_out() -> None:
+    rows = _rows([[1.0, 3.0], [2.0, 0.0]], [[False, True], [True, False]], [False, False])
+    rows.features[:, FEATURES.index("cosine")] = [0.2, 0.4, 0.6, 0.8]
+    blind = without_reader(rows)
+    assert not blind.features[:, [LOGIT, MARGIN]].any()
+    assert blind.features[:, FEATURES.index("cosine")].tolist() == [0.2, 0.4, 0.6, 0.8]
+    assert rows.features[:, LOGIT].tolist() == [1.0, 3.0, 2.0, 0.0]  # the rows are kept
+    assert all(n.startswith("reader_") for n in np.asarray(FEATURES)[[LOGIT, MARGIN]])
+    assert sum(n.startswith("reader_") for n in FEATURES) == 2
 
 
 def test_the_fit_learns_to_trust_a_telling_feature() -> None:
