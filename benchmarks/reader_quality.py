@@ -11,7 +11,10 @@ abstentions on unanswerable questions, right answers, against the threshold), ar
 those scores. (An answer below the threshold keeps the article order of the threshold-0 run,
 where the article it would have cited comes first; so article_recall may differ slightly from
 `citebot eval`'s.)
-Prints markdown tables; `--plot` draws the curve of `--curve-set` as a PNG.
+Prints markdown tables; `--plot` draws the curve of `--curve-set` as a PNG. With `--signals
+FILE` the first configuration reads nothing: the combiner in FILE, fitted without the reader's
+features (`training.reader_calibrate` writes build/reader/signals.json), weighs the search's
+signals alone, to show what the reader adds.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -30,6 +34,7 @@ import numpy as np
 from benchmarks.quality import KEYS
 from retrieval import AnswerSettings, Engine, InvalidQuestion
 from retrieval.answer.choose import READER_THRESHOLD
+from retrieval.answer.combine import Combiner, load_combiner
 from retrieval.answer.evaluation import Outcome, metrics, read_questions
 from retrieval.answer.reader import Reader, load_reader
 from retrieval.encode.encoder import Encoder
@@ -52,6 +57,17 @@ def _ask(engine: Engine, text: str, mode: Mode) -> tuple[Answer, float]:
     except InvalidQuestion:
         answer = Answer(text, None, ())
     return answer, (time.perf_counter() - started) * 1000
+
+
+class SignalsOnly:
+    """No reading: a combiner fitted without the reader's features (`reader_calibrate` writes
+    one) weighs the search's signals alone, to show what the reader adds."""
+
+    def __init__(self, combiner_file: Path):
+        self.combiner: Combiner | None = load_combiner(combiner_file)
+
+    def score(self, question: str, documents: Sequence[str]) -> np.ndarray:
+        return np.full(len(documents), 0.5)  # log-odds 0: the features it was fitted without
 
 
 def default_threshold(reader: Reader) -> float:
@@ -131,12 +147,22 @@ def main(argv: list[str] | None = None) -> int:
         "--plain-modes", action="store_true", help="also the dense and bm25 rows (quality.md)"
     )
     parser.add_argument("--threads", type=int, default=None, help="the reader's threads")
+    parser.add_argument(
+        "--signals",
+        type=Path,
+        default=None,
+        help="instead of the reader, this combiner of the search's signals alone (the "
+        "calibration's build/reader/signals.json)",
+    )
     args = parser.parse_args(argv)
     encoder = load_encoder("all-MiniLM-L6-v2")
-    reader = load_reader(threads=args.threads)
+    reader: Reader = (
+        SignalsOnly(args.signals) if args.signals else load_reader(threads=args.threads)
+    )
     folders = sorted(p for p in args.sets.iterdir() if (p / "questions.jsonl").is_file())
     header = "| set | answering | questions | " + " | ".join(KEYS) + " |"
-    print(f"Reader threshold {default_threshold(reader)} (the default).\n")
+    scorer = "the signals' combiner" if args.signals else "reader"
+    print(f"Threshold {default_threshold(reader)} (the {scorer}'s default).\n")
     print(header)
     print("|" + "---|" * (header.count("|") - 1))
     curves: dict[str, list[tuple[float, ...]]] = {}
@@ -146,11 +172,13 @@ def main(argv: list[str] | None = None) -> int:
         all_scores[folder.name] = scored
         curves[folder.name] = curve(scored)
         for label, r in results.items():
+            if args.signals and label == CONFIGS[0][0]:
+                label = "hybrid, the signals' combiner (no reader)"
             cells = " | ".join(_cell(r[k]) for k in KEYS)
             print(f"| {folder.name} | {label} | {r['questions']} | {cells} |")
         sys.stdout.flush()
     for name, rows in curves.items():
-        print(f"\nThreshold curve, {name} (reader, hybrid):\n")
+        print(f"\nThreshold curve, {name} ({scorer}, hybrid):\n")
         print("| threshold | snippet_hit@1 | false_abstain_rate | abstain_recall |")
         print("|---|---|---|---|")
         for t, hit, false, recall in rows:

@@ -179,6 +179,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reader", type=Path, default=READER_DIR)
     parser.add_argument("--rows", type=Path, default=Path("build/reader/calibration.npz"))
     parser.add_argument("--reuse", action="store_true", help="fit again on the saved rows")
+    parser.add_argument(
+        "--signals-out",
+        type=Path,
+        default=Path("build/reader/signals.json"),
+        help="where to write the combiner of the search's signals alone (for comparison: "
+        "benchmarks.reader_quality --signals)",
+    )
     parser.add_argument("--read", type=int, default=AnswerSettings().read)
     parser.add_argument("--false-abstain", type=float, default=0.06)
     parser.add_argument(
@@ -260,6 +267,10 @@ def main(argv: list[str] | None = None) -> int:
         f"cross-fitted): right sentence first {signals.right[answerable].mean():.4f}; at {at:.2f}, "
         f"false_abstain {false_abstain:.4f}, abstain_recall {recall:.4f}, absent_recall "
         f"{signals.absent_recall(at):.4f}"
+    )
+    args.signals_out.parent.mkdir(parents=True, exist_ok=True)
+    args.signals_out.write_text(
+        Combiner(FEATURES, *fit(blind), threshold=at).to_json(), encoding="utf-8"
     )
     sure = None
     if args.read > 1:
