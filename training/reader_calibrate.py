@@ -136,23 +136,41 @@ def without_reader(rows: Rows) -> Rows:
     return dataclasses.replace(rows, features=features)
 
 
+@dataclass(frozen=True, slots=True)
+class Stopping:
+    """The decisions for `questions` when the whole shortlist is read and when only its first
+    sentence is: scored once, then combined for any `sure` (`read_shortlist`)."""
+
+    whole: Decisions
+    alone: Decisions
+
+    @classmethod
+    def of(cls, rows: Rows, score: Scorer, questions: np.ndarray) -> Stopping:
+        alone_rows = rows.first(1)
+        return cls(
+            decide(rows, score(rows), questions), decide(alone_rows, score(alone_rows), questions)
+        )
+
+    def at(self, sure: float) -> tuple[Decisions, float]:
+        """What citebot would cite when a first sentence given `sure` or more leaves the rest
+        unread; and the share of the questions that stopped early."""
+        stopped = self.alone.likelihood >= sure
+        decisions = Decisions(
+            np.where(stopped, self.alone.likelihood, self.whole.likelihood),
+            np.where(stopped, self.alone.right, self.whole.right),
+            self.whole.hole,
+            self.whole.absent,
+        )
+        return decisions, float(stopped.mean())
+
+
 def decide_stopping(
     rows: Rows, score: Scorer, sure: float, questions: np.ndarray
 ) -> tuple[Decisions, float]:
     """What citebot would cite for each of `questions` when the first sentence is read alone
     and, when the combiner gives it `sure` or more, the rest go unread (`read_shortlist`); and
     the share of them that stopped early. `rows` hold the whole shortlists."""
-    whole = decide(rows, score(rows), questions)
-    alone_rows = rows.first(1)
-    alone = decide(alone_rows, score(alone_rows), questions)
-    stopped = alone.likelihood >= sure
-    decisions = Decisions(
-        np.where(stopped, alone.likelihood, whole.likelihood),
-        np.where(stopped, alone.right, whole.right),
-        whole.hole,
-        whole.absent,
-    )
-    return decisions, float(stopped.mean())
+    return Stopping.of(rows, score, questions).at(sure)
 
 
 def choose_sure(
@@ -162,11 +180,11 @@ def choose_sure(
     `tolerance` of snippet_hit@1 on `questions`, and adds at most as much to the false
     abstention rate at `threshold`, against reading everything; None when even 0.95 costs
     more."""
-    false_abstain, hit, _ = decide(rows, score(rows), questions).at(threshold)
+    stopping = Stopping.of(rows, score, questions)
+    false_abstain, hit, _ = stopping.whole.at(threshold)
     chosen = None
     for sure in np.round(np.arange(0.95, 0.04, -0.05), 2):
-        decisions, _ = decide_stopping(rows, score, float(sure), questions)
-        far, got, _ = decisions.at(threshold)
+        far, got, _ = stopping.at(float(sure))[0].at(threshold)
         if got < hit - tolerance or far > false_abstain + tolerance:
             break
         chosen = float(sure)
@@ -276,14 +294,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.read > 1:
         sure = choose_sure(rows, score, chosen, checking, args.stop_tolerance)
     print("sure  stopped  false_abstain  snippet_hit@1  abstain_recall")
+    stopping = Stopping.of(rows, score, checking)
     for value in (0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2):
-        decisions, share = decide_stopping(rows, score, value, checking)
+        decisions, share = stopping.at(value)
         false_abstain, hit, recall = decisions.at(chosen)
         print(f"{value:4.2f}  {share:7.3f}  {false_abstain:13.4f}  {hit:13.4f}  {recall:14.4f}")
     if sure is None:
         print("sure: none (stopping early would cost more than the tolerance)")
     else:
-        decisions, share = decide_stopping(rows, score, sure, checking)
+        decisions, share = stopping.at(sure)
         false_abstain, hit, recall = decisions.at(chosen)
         print(
             f"sure: {sure:.2f} (the lowest within {args.stop_tolerance} of reading all): "
