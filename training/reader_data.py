@@ -51,6 +51,9 @@ class Question:
     plausible: frozenset[int]  # SQuAD 2.0: sentences that look like they answer, but do not
     group: str  # the paragraph: the unit of the train/validation split
     others: tuple[str, ...]  # sentences of other paragraphs of the same article
+    # SQuAD: where each answer sentence's answer lies in it, (sentence, start, end), in
+    # characters; none for SelQA, which marks the sentence only.
+    spans: tuple[tuple[int, int, int], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +62,7 @@ class Pair:
     document: str
     label: float
     qid: str = ""  # the question it came from: the pairs of one question are ranked together
+    span: tuple[int, int] | None = None  # an answer's characters in `document`, when known
 
 
 _WORD = re.compile(r"\w+")
@@ -104,10 +108,13 @@ def read_squad(path: Path, rng: random.Random) -> Iterator[Question]:
             for qa in qas:
                 answers = _holding(spans, qa.get("answers", []))
                 plausible = _holding(spans, qa.get("plausible_answers", []))
+                located: tuple[tuple[int, int, int], ...] = ()
                 if qa.get("is_impossible"):
                     answers = frozenset()
                 elif not answers:
                     continue  # the answer start falls outside every sentence
+                else:
+                    located = _located(spans, qa.get("answers", []))
                 yield Question(
                     qid=str(qa["id"]),
                     question=str(qa["question"]).strip(),
@@ -117,6 +124,7 @@ def read_squad(path: Path, rng: random.Random) -> Iterator[Question]:
                     plausible=plausible,
                     group=group,
                     others=tuple(others),
+                    spans=located,
                 )
 
 
@@ -133,6 +141,22 @@ def _holding(
                 found.add(index)
                 break
     return frozenset(found)
+
+
+def _located(
+    spans: Sequence[tuple[int, int]], answers: Sequence[dict[str, object]]
+) -> tuple[tuple[int, int, int], ...]:
+    """(sentence, start, end) of the first answer found in each sentence, in the sentence's
+    characters (cut at its end when the answer runs on)."""
+    found: dict[int, tuple[int, int, int]] = {}
+    for answer in answers:
+        start, text = answer.get("answer_start"), answer.get("text")
+        if not isinstance(start, int) or not isinstance(text, str) or not text:
+            continue
+        for index, (s, e) in enumerate(spans):
+            if s <= start < e and index not in found:
+                found[index] = (index, start - s, min(start + len(text), e) - s)
+    return tuple(sorted(found.values()))
 
 
 def read_selqa(path: Path, rng: random.Random) -> Iterator[Question]:
@@ -182,7 +206,9 @@ def pairs_of(
         before = index - 1 if previous is None else previous
         return reader_document(question.title, texts[before] if before >= 0 else "", texts[index])
 
-    out = [Pair(q, document(i), 1.0, qid) for i in sorted(question.answers)]
+    located = {i: (start, end) for i, start, end in question.spans}
+    # The sentence opens its document, so an answer's place in it is its place in the document.
+    out = [Pair(q, document(i), 1.0, qid, located.get(i)) for i in sorted(question.answers)]
     wrong = [i for i in range(len(texts)) if i not in question.answers]
     # The most question-like sentences first: the negatives the reader most needs to see.
     wrong.sort(key=lambda i: (i not in question.plausible, -_overlap(q, texts[i]), rng.random()))

@@ -100,6 +100,7 @@ def agreement_pairs(validation: Path, seed: int) -> list[tuple[str, str]]:
         record["plausible"] = frozenset(record["plausible"])
         record["sentences"] = tuple(record["sentences"])
         record["others"] = tuple(record["others"])
+        record["spans"] = tuple(tuple(span) for span in record.get("spans", ()))
         pairs.extend((p.question, p.document) for p in pairs_of(Question(**record), rng))
     return rng.sample(pairs, min(AGREEMENT_PAIRS, len(pairs)))
 

@@ -78,6 +78,13 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         help="weight of a ranking loss over each question's pairs, added to binary "
         "cross-entropy (0: none); batches then hold whole questions",
     )
+    parser.add_argument(
+        "--span",
+        type=float,
+        default=0.0,
+        help="weight of a second task, finding the answer's first and last token in an answer "
+        "sentence (SQuAD pairs), added to the loss (0: none); its head is not kept",
+    )
     parser.add_argument("--validation-share", type=float, default=VALIDATION_SHARE)
     parser.add_argument("--eval-every", type=int, default=250)
     parser.add_argument("--save-every", type=int, default=25)
@@ -153,9 +160,13 @@ def main(argv: list[str] | None = None) -> int:
 
     steps_per_epoch = len(batches_of(0))
     total = math.ceil(steps_per_epoch * args.epochs)
-    optimizer = torch.optim.AdamW(
-        [p for p in network.parameters() if p.requires_grad], lr=args.lr, weight_decay=0.01
-    )
+    # The span task's head reads each token's last hidden state; only the encoder it trains
+    # is kept, so serving is unchanged.
+    span_head = torch.nn.Linear(network.config.hidden_size, 2)
+    trained = [p for p in network.parameters() if p.requires_grad]
+    if args.span:
+        trained += list(span_head.parameters())
+    optimizer = torch.optim.AdamW(trained, lr=args.lr, weight_decay=0.01)
     warmup = max(1, total // 20)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: min(1.0, (s + 1) / warmup) * max(0.0, (total - s) / (total - warmup))
@@ -167,6 +178,8 @@ def main(argv: list[str] | None = None) -> int:
     if checkpoint.is_file():
         state = torch.load(checkpoint, weights_only=False)
         network.load_state_dict(state["model"])
+        if "span_head" in state:  # checkpoints written before the span task lack it
+            span_head.load_state_dict(state["span_head"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         step, best = int(state["step"]), float(state["best"])
@@ -197,9 +210,16 @@ def main(argv: list[str] | None = None) -> int:
     while step < total:
         epoch, within = divmod(step, steps_per_epoch)
         chunk = [train[i] for i in batches_of(epoch)[within]]
-        logits = network(**batch_of(chunk)).logits.squeeze(-1)
+        batch = batch_of(chunk)
+        output = network(**batch, output_hidden_states=bool(args.span))
+        logits = output.logits.squeeze(-1)
         labels = torch.tensor([p.label for p in chunk])
         loss = loss_fn(logits, labels)
+        if args.span:
+            starts, ends = span_targets(tokenizer, chunk, args.max_tokens)
+            loss = loss + args.span * span_loss(
+                span_head(output.hidden_states[-1]), batch["attention_mask"], starts, ends
+            )
         if args.listwise:
             loss = loss + args.listwise * listwise_loss(logits, labels, [p.qid for p in chunk])
         loss.backward()
@@ -229,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
                 best = value
                 model.save_pretrained(str(args.out / "best"))
         if step % args.save_every == 0 or step == total:
-            _save(checkpoint, network, optimizer, scheduler, step, best)
+            _save(checkpoint, network, span_head, optimizer, scheduler, step, best)
         if args.limit_steps and step >= args.limit_steps:
             break
     bar.close()
@@ -297,6 +317,50 @@ def listwise_loss(logits: torch.Tensor, labels: torch.Tensor, owners: list[str])
     return torch.stack(losses).mean() if losses else logits.sum() * 0.0
 
 
+def span_targets(
+    tokenizer: Any, pairs: list[Pair], max_tokens: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """For each pair, the tokens where its answer starts and ends (as `encode_pairs` lays them
+    out), or -100 where it has no known span or the cut lost it."""
+    encoded = tokenizer(
+        [p.question for p in pairs],
+        [p.document for p in pairs],
+        truncation="longest_first",
+        max_length=max_tokens,
+        padding=True,
+        return_offsets_mapping=True,
+    )
+    starts, ends = [], []
+    for row, pair in enumerate(pairs):
+        start = end = -100
+        if pair.span is not None:
+            first, last = pair.span
+            offsets = encoded["offset_mapping"][row]
+            in_document = [t for t, owner in enumerate(encoded.sequence_ids(row)) if owner == 1]
+            covering = [t for t in in_document if offsets[t][1] > first and offsets[t][0] < last]
+            if covering and offsets[covering[-1]][1] >= last:
+                start, end = covering[0], covering[-1]
+        starts.append(start)
+        ends.append(end)
+    return torch.tensor(starts), torch.tensor(ends)
+
+
+def span_loss(
+    token_logits: torch.Tensor, mask: torch.Tensor, starts: torch.Tensor, ends: torch.Tensor
+) -> torch.Tensor:
+    """Cross-entropy of the answer's first and last token over each pair's tokens, for the
+    pairs with a span (0 when none has one): the reader must find what answers, not only
+    judge that something does."""
+    known = starts >= 0
+    if not known.any():
+        return token_logits.sum() * 0.0
+    logits = token_logits[known].masked_fill(~mask[known].bool().unsqueeze(-1), -1e4)
+    return (
+        torch.nn.functional.cross_entropy(logits[..., 0], starts[known])
+        + torch.nn.functional.cross_entropy(logits[..., 1], ends[known])
+    ) / 2
+
+
 def encode_pairs(
     tokenizer: Any, pairs: list[tuple[str, str]], max_tokens: int
 ) -> dict[str, torch.Tensor]:
@@ -312,9 +376,18 @@ def encode_pairs(
     return encoded
 
 
-def _save(path: Path, network: Any, optimizer: Any, scheduler: Any, step: int, best: float) -> None:
+def _save(
+    path: Path,
+    network: Any,
+    span_head: torch.nn.Module,
+    optimizer: Any,
+    scheduler: Any,
+    step: int,
+    best: float,
+) -> None:
     state = {
         "model": network.state_dict(),
+        "span_head": span_head.state_dict(),
         "optimizer": optimizer.state_dict(),
         "scheduler": scheduler.state_dict(),
         "step": step,

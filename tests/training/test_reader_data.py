@@ -81,6 +81,11 @@ def test_squad_positive_is_the_sentence_holding_the_answer_start(tmp_path: Path)
     assert [p.document for p in positives] == [
         reader_document("City Bridge", SENTENCES[1], SENTENCES[2])
     ]
+    # Where the answer lies, in the sentence and so in the document that opens with it.
+    assert when.spans == ((2, SENTENCES[2].index("2019"), SENTENCES[2].index("2019") + 4),)
+    start, end = positives[0].span or (0, 0)
+    assert positives[0].document[start:end] == "2019"
+    assert all(p.span is None for p in pairs if p.label == 0.0)
     negatives = [p.document for p in pairs if p.label == 0.0]
     assert all(not d.startswith(SENTENCES[2]) for d in negatives)
     # The hole: the sentence after the answer, read as if the answer had been cut out.

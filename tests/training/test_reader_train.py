@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 import random
+from typing import Any
 
+import pytest
 import torch
 
+from retrieval.answer.reader import reader_document
+from retrieval.encode.load import bundled_model_path
 from training.reader_data import Pair
-from training.reader_train import first_rate, listwise_loss, question_batches
+from training.reader_train import (
+    encode_pairs,
+    first_rate,
+    listwise_loss,
+    question_batches,
+    span_loss,
+    span_targets,
+)
 
 
 def _pairs(sizes: list[int]) -> list[Pair]:
@@ -99,3 +110,48 @@ def test_first_rate_counts_questions_whose_answer_scores_above_every_other_pair(
     ]
     assert first_rate(pairs, [2.0, 1.0, 0.0, 1.0, -1.0, 9.0]) == 0.5
     assert first_rate(pairs, [2.0, 1.0, 3.0, 1.0, -1.0, 9.0]) == 1.0
+
+
+@pytest.fixture(scope="module")
+def tokenizer() -> Any:
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(str(bundled_model_path()), local_files_only=True)
+
+
+def test_span_targets_point_at_the_answer_s_tokens_as_the_batch_lays_them_out(
+    tokenizer: Any,
+) -> None:
+    sentence = "The bridge will close for three days in March while workers replace its cables."
+    document = reader_document("Harbour bridge", "The bridge carries 160,000 cars.", sentence)
+    start = sentence.index("three days")
+    pairs = [
+        Pair("How long will the bridge close?", document, 1.0, "a", (start, start + 10)),
+        Pair("How long will the bridge close?", "Drivers use the tunnel.", 0.0, "a"),
+        Pair("When is it?", "x " * 80 + document, 1.0, "b", (start + 160, start + 170)),
+    ]
+    starts, ends = span_targets(tokenizer, pairs, 64)
+    ids = encode_pairs(tokenizer, [(p.question, p.document) for p in pairs], 64)["input_ids"]
+    assert tokenizer.decode(ids[0][int(starts[0]) : int(ends[0]) + 1]) == "three days"
+    assert (int(starts[1]), int(ends[1])) == (-100, -100)  # no answer in it
+    assert (int(starts[2]), int(ends[2])) == (-100, -100)  # the cut at 64 tokens lost it
+
+
+def test_span_loss_is_low_where_the_head_finds_the_answer_and_ignores_pairs_without() -> None:
+    mask = torch.tensor([[1, 1, 1, 1, 0], [1, 1, 1, 1, 1]])
+    starts, ends = torch.tensor([1, -100]), torch.tensor([2, -100])
+    found = torch.full((2, 5, 2), -5.0)
+    found[0, 1, 0] = found[0, 2, 1] = 5.0
+    missed = torch.full((2, 5, 2), -5.0)
+    missed[0, 3, 0] = missed[0, 3, 1] = 5.0
+    assert float(span_loss(found, mask, starts, ends)) < 0.01
+    assert float(span_loss(missed, mask, starts, ends)) > 9.0
+    # The padding never counts, however high its logit; nor does the pair without a span.
+    padded = found.clone()
+    padded[0, 4] = 50.0
+    padded[1] = 50.0
+    assert float(span_loss(padded, mask, starts, ends)) == float(
+        span_loss(found, mask, starts, ends)
+    )
+    nothing = span_loss(found, mask, torch.tensor([-100, -100]), torch.tensor([-100, -100]))
+    assert float(nothing) == 0.0

@@ -52,7 +52,7 @@ def test_the_reader_ships_with_its_combiner(reader: OnnxReader) -> None:
 @pytest.mark.model
 @pytest.mark.xfail(
     strict=True,
-    reason="the shipped reader (undertrained, docs/reader.md) ranks the sentence that restates "
+    reason="the shipped reader (stage 2, docs/reader.md) ranks the sentence that restates "
     "the question first (0.87 against the answer's 0.81 with the stage-2 reader); a better one "
     "turns this into a failure to remove",
 )
