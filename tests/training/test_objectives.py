@@ -1,4 +1,5 @@
-"""Training the reader: batches of whole questions, the ranking loss, and its validation rate."""
+"""The reader's training objectives: batches of whole questions, the ranking loss, the span task,
+and the validation rate of answers ranked first."""
 
 from __future__ import annotations
 
@@ -10,15 +11,15 @@ import torch
 
 from retrieval.answer.reader import reader_document
 from retrieval.encode.load import bundled_model_path
-from training.reader_data import Pair
-from training.reader_train import (
-    encode_pairs,
+from training.objectives import (
     first_rate,
     listwise_loss,
     question_batches,
     span_loss,
     span_targets,
 )
+from training.reader_data import Pair
+from training.reader_train import encode_pairs
 
 
 def _pairs(sizes: list[int]) -> list[Pair]:
