@@ -139,7 +139,9 @@ def without_reader(rows: Rows) -> Rows:
 @dataclass(frozen=True, slots=True)
 class Stopping:
     """The decisions for `questions` when the whole shortlist is read and when only its first
-    sentence is: scored once, then combined for any `sure` (`read_shortlist`)."""
+    sentence is: scored once, then combined for any `sure` (`read_shortlist`: the first
+    sentence is read alone and, when the combiner gives it `sure` or more, the rest go
+    unread). `of` takes rows that hold the whole shortlists."""
 
     whole: Decisions
     alone: Decisions
@@ -164,23 +166,11 @@ class Stopping:
         return decisions, float(stopped.mean())
 
 
-def decide_stopping(
-    rows: Rows, score: Scorer, sure: float, questions: np.ndarray
-) -> tuple[Decisions, float]:
-    """What citebot would cite for each of `questions` when the first sentence is read alone
-    and, when the combiner gives it `sure` or more, the rest go unread (`read_shortlist`); and
-    the share of them that stopped early. `rows` hold the whole shortlists."""
-    return Stopping.of(rows, score, questions).at(sure)
-
-
-def choose_sure(
-    rows: Rows, score: Scorer, threshold: float, questions: np.ndarray, tolerance: float
-) -> float | None:
+def choose_sure(stopping: Stopping, threshold: float, tolerance: float) -> float | None:
     """The lowest probability (in steps of 0.05) at which stopping early loses at most
-    `tolerance` of snippet_hit@1 on `questions`, and adds at most as much to the false
-    abstention rate at `threshold`, against reading everything; None when even 0.95 costs
-    more."""
-    stopping = Stopping.of(rows, score, questions)
+    `tolerance` of snippet_hit@1 on the questions of `stopping`, and adds at most as much to
+    the false abstention rate at `threshold`, against reading everything; None when even 0.95
+    costs more."""
     false_abstain, hit, _ = stopping.whole.at(threshold)
     chosen = None
     for sure in np.round(np.arange(0.95, 0.04, -0.05), 2):
@@ -290,11 +280,11 @@ def main(argv: list[str] | None = None) -> int:
     args.signals_out.write_text(
         Combiner(FEATURES, *fit(blind), threshold=at).to_json(), encoding="utf-8"
     )
+    stopping = Stopping.of(rows, score, checking)
     sure = None
     if args.read > 1:
-        sure = choose_sure(rows, score, chosen, checking, args.stop_tolerance)
+        sure = choose_sure(stopping, chosen, args.stop_tolerance)
     print("sure  stopped  false_abstain  snippet_hit@1  abstain_recall")
-    stopping = Stopping.of(rows, score, checking)
     for value in (0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2):
         decisions, share = stopping.at(value)
         false_abstain, hit, recall = decisions.at(chosen)

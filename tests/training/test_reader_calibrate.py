@@ -10,10 +10,10 @@ import pytest
 from retrieval.answer.combine import FEATURES, Combiner
 from training.calibration_rows import Rows, collection, outside_questions
 from training.reader_calibrate import (
+    Stopping,
     choose_sure,
     choose_threshold,
     decide,
-    decide_stopping,
     fit,
     out_of_fold,
     scored_by,
@@ -203,12 +203,12 @@ def test_stopping_early_keeps_a_sure_first_sentence_and_reads_on_otherwise() -> 
     rows = _rows(odds, [[False, True], [False, True]], [False, False])
     combiner = Combiner(FEATURES, tuple(float(n == LOGIT) for n in range(len(FEATURES))), 0, 0.5)
     questions = np.arange(2)
-    score = scored_by(combiner)
-    decisions, stopped = decide_stopping(rows, score, 0.8, questions)
+    stopping = Stopping.of(rows, scored_by(combiner), questions)
+    decisions, stopped = stopping.at(0.8)
     assert stopped == 0.5
     assert decisions.right.tolist() == [False, True]
     assert decisions.likelihood == pytest.approx([0.88, 0.8])
     # Down to 0.9 nothing stops, so nothing is lost; at 0.85 the first question would stop.
-    assert choose_sure(rows, score, 0.5, questions, tolerance=0.0) == 0.9
+    assert choose_sure(stopping, 0.5, tolerance=0.0) == 0.9
     # Allowing the lost question, any sure down to 0.35 passes; at 0.3 the second stops too.
-    assert choose_sure(rows, score, 0.5, questions, tolerance=0.5) == 0.35
+    assert choose_sure(stopping, 0.5, tolerance=0.5) == 0.35
