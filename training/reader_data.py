@@ -134,13 +134,15 @@ def _holding(
     found = set()
     for answer in answers:
         start = answer.get("answer_start")
-        if not isinstance(start, int):
-            continue
-        for index, (s, e) in enumerate(spans):
-            if s <= start < e:
-                found.add(index)
-                break
+        index = _sentence_of(spans, start) if isinstance(start, int) else None
+        if index is not None:
+            found.add(index)
     return frozenset(found)
+
+
+def _sentence_of(spans: Sequence[tuple[int, int]], start: int) -> int | None:
+    """The sentence holding character `start` of the paragraph."""
+    return next((index for index, (s, e) in enumerate(spans) if s <= start < e), None)
 
 
 def _located(
@@ -153,9 +155,10 @@ def _located(
         start, text = answer.get("answer_start"), answer.get("text")
         if not isinstance(start, int) or not isinstance(text, str) or not text:
             continue
-        for index, (s, e) in enumerate(spans):
-            if s <= start < e and index not in found:
-                found[index] = (index, start - s, min(start + len(text), e) - s)
+        index = _sentence_of(spans, start)
+        if index is not None and index not in found:
+            s, e = spans[index]
+            found[index] = (index, start - s, min(start + len(text), e) - s)
     return tuple(sorted(found.values()))
 
 
