@@ -126,7 +126,7 @@ def answer_question(
             settings.read,
             combiner=reader.combiner,
         )
-        best = _likeliest(reader, shortlist)
+        best = _likeliest(shortlist)
         threshold = settings.threshold
         if threshold is None:
             threshold = READER_THRESHOLD if reader.combiner is None else reader.combiner.threshold
@@ -249,15 +249,13 @@ def _choose_sentence(candidates: Candidates, scores: dict[int, float]) -> _Candi
     )
 
 
-def _likeliest(reader: Reader, shortlist: Shortlist) -> _Candidate | None:
-    """The shortlisted sentence likeliest to answer, by the combiner when the reader has one
-    and by the reader's probability otherwise; its score is that probability."""
+def _likeliest(shortlist: Shortlist) -> _Candidate | None:
+    """The shortlisted sentence likeliest to answer (`Shortlist.likelihood`: by the combiner
+    when the reader has one, by the reader's probability otherwise); its score is that
+    probability."""
     if not shortlist.candidates:
         return None
-    if reader.combiner is not None:
-        likelihood = reader.combiner.probabilities(shortlist.features)
-    else:
-        likelihood = shortlist.probabilities
+    likelihood = shortlist.likelihood
     chosen = max(
         range(len(shortlist.candidates)),
         key=lambda i: (likelihood[i], shortlist.heuristic[i], -i),

@@ -2,7 +2,9 @@
 
 The reader (CITEBOT_READER=on) reads the best of the candidates by their hand-weighted score,
 each with its article's title and the sentence before it, and each read sentence becomes one row
-of the combiner's features (`combine.FEATURES`). A first sentence the combiner is sure of leaves
+of the combiner's features (`combine.FEATURES`). Reading is what a question's time goes to, so it
+stops as soon as the combiners are sure: a first sentence that the combiner of the search's
+signals alone is sure of is cited unread, and one that the combiner is sure of once read leaves
 the rest unread.
 """
 
@@ -26,8 +28,11 @@ class Shortlist:
 
     candidates: list[Features]
     heuristic: np.ndarray  # each one's hand-weighted score
-    probabilities: np.ndarray  # the reader's probability that it answers
+    probabilities: np.ndarray  # the reader's probability that it answers (NaN: left unread)
     features: np.ndarray  # one row of `combine.FEATURES` each
+    # The probability that it answers that picks and abstains: the combiner's (the signals'
+    # combiner's for a sentence cited unread), or without a combiner the reader's.
+    likelihood: np.ndarray
 
 
 def read_shortlist(
@@ -42,33 +47,43 @@ def read_shortlist(
     combiner: Combiner | None = None,
 ) -> Shortlist:
     """Read the `read` best-scored candidates with the question, and describe each one for the
-    combiner. With a `combiner` that has `sure`, the first is read alone, and when the combiner
-    gives it at least that probability the others go unread: the shortlist is that sentence."""
+    combiner. With a `combiner` whose `signals` have a `sure`, the first is described unread
+    and, when those signals give it at least that probability, nothing is read: the shortlist is
+    that sentence. With a `combiner` that has `sure`, the first is read alone, and when the
+    combiner gives it at least that probability the others go unread."""
     shortlist = sorted(candidates.features, key=lambda f: (-scores[f.sentence_id], f.sentence_id))
     shortlist = shortlist[:read]
     if not shortlist:
         empty = np.zeros(0, dtype=np.float64)
-        return Shortlist([], empty, empty, np.zeros((0, len(FEATURES)), dtype=np.float64))
+        return Shortlist([], empty, empty, np.zeros((0, len(FEATURES)), dtype=np.float64), empty)
+    top_cosine = max((r.cosine for r in ranked[:5] if r.cosine is not None), default=0.0)
+    entities: dict[str, float] = {}  # filled as articles are described, each once
+
+    def described(
+        read: list[Features], probabilities: np.ndarray, by: Combiner | None = combiner
+    ) -> Shortlist:
+        for a in {f.article_id for f in read} - entities.keys():
+            article = candidates.articles[a]
+            entities[a] = entity_coverage(question, article.title + "\n" + article.text)
+        return _described(read, probabilities, scores, top_cosine, entities, by)
+
+    signals = None if combiner is None else combiner.signals
+    if signals is not None and signals.sure is not None:
+        # Unread, the reader's features are 0, as in the calibration; its weights for them are 0.
+        unread = described(shortlist[:1], np.full(1, np.nan), signals)
+        if unread.likelihood[0] >= signals.sure:
+            return unread
     previous = _previous_sentences(version, candidates, shortlist)
     documents = [
         reader_document(candidates.articles[f.article_id].title, previous[f.sentence_id], f.text)
         for f in shortlist
     ]
-    top_cosine = max((r.cosine for r in ranked[:5] if r.cosine is not None), default=0.0)
-    entities: dict[str, float] = {}  # filled as articles are described, each once
-
-    def described(read: list[Features], probabilities: np.ndarray) -> Shortlist:
-        for a in {f.article_id for f in read} - entities.keys():
-            article = candidates.articles[a]
-            entities[a] = entity_coverage(question, article.title + "\n" + article.text)
-        return _described(read, probabilities, scores, top_cosine, entities)
-
     sure = None if combiner is None else combiner.sure
     if combiner is None or sure is None or len(shortlist) == 1:
         return described(shortlist, np.asarray(reader.score(question, documents), dtype=np.float64))
     first = np.asarray(reader.score(question, documents[:1]), dtype=np.float64)
     alone = described(shortlist[:1], first)
-    if combiner.probabilities(alone.features)[0] >= sure:
+    if alone.likelihood[0] >= sure:
         return alone
     rest = np.asarray(reader.score(question, documents[1:]), dtype=np.float64)
     return described(shortlist, np.concatenate([first, rest]))
@@ -80,12 +95,17 @@ def _described(
     scores: dict[int, float],
     top_cosine: float,
     entities: dict[str, float],
+    combiner: Combiner | None,
 ) -> Shortlist:
-    """The shortlist with the reader's probabilities, and its rows of `combine.FEATURES`
-    (`entities`: the share of the question's names in each of its articles)."""
+    """The shortlist with the reader's probabilities, its rows of `combine.FEATURES`
+    (`entities`: the share of the question's names in each of its articles), and their
+    likelihood by `combiner` (by the reader's probability without one)."""
     heuristic = np.asarray([scores[f.sentence_id] for f in shortlist], dtype=np.float64)
-    clipped = np.clip(probabilities, 1e-4, 1 - 1e-4)
-    logits = np.log(clipped / (1 - clipped))
+    if np.isnan(probabilities).any():  # unread: weighed at 0 by a combiner of the signals alone
+        logits = np.zeros(len(shortlist))
+    else:
+        clipped = np.clip(probabilities, 1e-4, 1 - 1e-4)
+        logits = np.log(clipped / (1 - clipped))
     columns = {
         "reader_logit": logits,
         "reader_margin": logits - logits.max(),
@@ -103,7 +123,8 @@ def _described(
         "top_cosine": np.full(len(shortlist), top_cosine),
     }
     features = np.column_stack([np.asarray(columns[name], dtype=np.float64) for name in FEATURES])
-    return Shortlist(shortlist, heuristic, probabilities, features)
+    likelihood = probabilities if combiner is None else combiner.probabilities(features)
+    return Shortlist(shortlist, heuristic, probabilities, features, likelihood)
 
 
 def _previous_sentences(

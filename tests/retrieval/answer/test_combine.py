@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from retrieval.answer.combine import FEATURES, Combiner, load_combiner
+from retrieval.answer.combine import FEATURES, READ, Combiner, load_combiner
 from retrieval.errors import CitebotError
 
 
@@ -52,6 +52,42 @@ def test_a_combiner_without_sure_reads_as_one_that_never_stops_early(tmp_path: P
     assert load_combiner(_write(path, record)).sure == 0.7
     del record["sure"]  # a combiner.json from before early stopping
     assert load_combiner(_write(path, record)).sure is None
+
+
+def _signals(**weights: float) -> Combiner:
+    """A combiner of the signals alone, sure at 0.8, with these weights (0 for the rest)."""
+    values = tuple(weights.get(name, 0.0) for name in FEATURES)
+    return Combiner(FEATURES, values, -1.0, 0.3, sure=0.8)
+
+
+def test_a_combiner_with_its_signals_survives_its_file(tmp_path: Path) -> None:
+    combiner = Combiner(FEATURES, (1.0,) * len(FEATURES), 0.5, 0.3, 0.55, _signals(cosine=2.0))
+    path = tmp_path / "combiner.json"
+    path.write_text(combiner.to_json(), encoding="utf-8")
+    loaded = load_combiner(path)
+    assert loaded == combiner
+    assert loaded.signals is not None and loaded.signals.threshold == 0.3  # the combiner's own
+    record = json.loads(combiner.to_json())
+    del record["signals"]  # a combiner.json from before the signals could cite unread
+    assert load_combiner(_write(path, record)).signals is None
+
+
+@pytest.mark.parametrize("feature", READ)
+def test_signals_that_weigh_the_reader_are_refused(tmp_path: Path, feature: str) -> None:
+    combiner = Combiner(FEATURES, (0.0,) * len(FEATURES), 0.0, 0.3, None, _signals(**{feature: 1}))
+    path = tmp_path / "combiner.json"
+    path.write_text(combiner.to_json(), encoding="utf-8")
+    with pytest.raises(CitebotError, match="reader's features"):
+        load_combiner(path)
+
+
+def test_signals_for_other_features_are_refused(tmp_path: Path) -> None:
+    record = json.loads(
+        Combiner(FEATURES, (0.0,) * len(FEATURES), 0.0, 0.3, None, _signals()).to_json()
+    )
+    del record["signals"]["features"]["cosine"]
+    with pytest.raises(CitebotError, match="make reader"):
+        load_combiner(_write(tmp_path / "combiner.json", record))
 
 
 def _write(path: Path, record: dict[str, object]) -> Path:

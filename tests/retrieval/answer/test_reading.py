@@ -219,3 +219,33 @@ def test_the_combiner_not_the_reader_alone_decides_to_stop(
     # A reader of 0.6 that the combiner trusts more (sigmoid(logit(0.6) + 2) = 0.92) stops it.
     trusting = replace(_only("reader_logit", 1.0, bias=2.0, threshold=0.0), sure=0.8)
     assert _stopping(tmp_path / "trusting", corpus, fake_encoder, 0.6, trusting) == ([1], HIRE)
+
+
+def test_a_first_sentence_the_signals_are_sure_of_is_cited_unread(
+    tmp_path: Path, corpus: Path, fake_encoder: CountingEncoder
+) -> None:
+    # The signals' combiner gives the hand-weighted first sentence sigmoid(4) = 0.982.
+    signals = replace(_only("heuristic_first", 4.0), sure=0.95)
+    combiner = replace(_only("reader_logit", 1.0), sure=0.8, signals=signals)
+    reader = ScriptedReader({"new factory in Arizona": 0.95}, combiner=combiner)
+    engine = _engine(tmp_path / "unread", corpus, fake_encoder, reader, threshold=0.0)
+    answer = engine.ask("How many workers will the chipmaker hire?")
+    engine.close()
+    assert reader.seen == []  # nothing read
+    assert answer.citation is not None and answer.citation.snippet == HIRE
+    assert answer.citation.score == pytest.approx(1 / (1 + np.exp(-4)), abs=1e-4)
+    # Under the signals' own sure, the reader reads as before, and its favourite wins.
+    doubting = replace(combiner, signals=replace(signals, sure=0.99))
+    assert _stopping(tmp_path / "read", corpus, fake_encoder, 0.1, doubting) == ([1, 2], FACTORY)
+
+
+def test_a_sentence_cited_unread_still_abstains_below_the_threshold(
+    tmp_path: Path, corpus: Path, fake_encoder: CountingEncoder
+) -> None:
+    signals = replace(_only("heuristic_first", 4.0), sure=0.95)
+    combiner = replace(_only("reader_logit", 1.0), sure=0.8, signals=signals)
+    reader = ScriptedReader({}, combiner=combiner)
+    engine = _engine(tmp_path, corpus, fake_encoder, reader, threshold=0.99)
+    assert engine.ask("How many workers will the chipmaker hire?").abstained
+    engine.close()
+    assert reader.seen == []
