@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from retrieval.answer.choose import AnswerSettings
-from retrieval.answer.combine import COMBINER_FILE, FEATURES, Combiner
+from retrieval.answer.combine import COMBINER_FILE, FEATURES, READ, Combiner
 from retrieval.answer.reader import READER_DIR
 from training.calibration_rows import CALIBRATION_FILES, FOLDS, TRAINED_SCALES, Rows, read_rows
 from training.reader_train import SEED, VALIDATION_SHARE
@@ -130,7 +130,7 @@ def choose_threshold(decisions: Decisions, false_abstain: float) -> float:
 def without_reader(rows: Rows) -> Rows:
     """The rows with the reader's features zeroed: what a combiner of the search's signals
     alone makes of them, to measure what reading adds."""
-    reading = [i for i, name in enumerate(FEATURES) if name.startswith("reader_")]
+    reading = [i for i, name in enumerate(FEATURES) if name in READ]
     features = rows.features.copy()
     features[:, reading] = 0.0
     return dataclasses.replace(rows, features=features)
@@ -138,46 +138,86 @@ def without_reader(rows: Rows) -> Rows:
 
 @dataclass(frozen=True, slots=True)
 class Stopping:
-    """The decisions for `questions` when the whole shortlist is read and when only its first
-    sentence is: scored once, then combined for any `sure` (`read_shortlist`: the first
-    sentence is read alone and, when the combiner gives it `sure` or more, the rest go
-    unread). `of` takes rows that hold the whole shortlists."""
+    """The decisions for `questions` when the whole shortlist is read, when only its first
+    sentence is, and (given the signals' scorer) when nothing is: scored once, then combined
+    for any `sure` and `unread` (`read_shortlist`: a first sentence that the combiner of the
+    search's signals alone gives `unread` or more is cited unread; otherwise the first sentence
+    is read alone and, when the combiner gives it `sure` or more, the rest go unread). `of`
+    takes rows that hold the whole shortlists."""
 
     whole: Decisions
     alone: Decisions
+    unread: Decisions | None = None
 
     @classmethod
-    def of(cls, rows: Rows, score: Scorer, questions: np.ndarray) -> Stopping:
+    def of(
+        cls, rows: Rows, score: Scorer, questions: np.ndarray, signals: Scorer | None = None
+    ) -> Stopping:
         alone_rows = rows.first(1)
+        unread = None
+        if signals is not None:
+            blind = without_reader(alone_rows)
+            unread = decide(blind, signals(blind), questions)
         return cls(
-            decide(rows, score(rows), questions), decide(alone_rows, score(alone_rows), questions)
+            decide(rows, score(rows), questions),
+            decide(alone_rows, score(alone_rows), questions),
+            unread,
         )
 
-    def at(self, sure: float) -> tuple[Decisions, float]:
-        """What citebot would cite when a first sentence given `sure` or more leaves the rest
-        unread; and the share of the questions that stopped early."""
-        stopped = self.alone.likelihood >= sure
-        decisions = Decisions(
-            np.where(stopped, self.alone.likelihood, self.whole.likelihood),
-            np.where(stopped, self.alone.right, self.whole.right),
-            self.whole.hole,
-            self.whole.absent,
+    def at(self, sure: float | None, unread: float | None = None) -> tuple[Decisions, float, float]:
+        """What citebot would cite with these levels (None: that stop is never taken); and the
+        shares of the questions that read nothing and that read only their first sentence."""
+        none = np.zeros(len(self.whole.likelihood), dtype=bool)
+        skipped = (
+            none if unread is None or self.unread is None else self.unread.likelihood >= unread
         )
-        return decisions, float(stopped.mean())
+        stopped = ~skipped & (none if sure is None else self.alone.likelihood >= sure)
+
+        def taken(field: str) -> np.ndarray:
+            out: np.ndarray = np.where(
+                stopped, getattr(self.alone, field), getattr(self.whole, field)
+            )
+            if self.unread is not None:
+                out = np.where(skipped, getattr(self.unread, field), out)
+            return out
+
+        decisions = Decisions(
+            taken("likelihood"), taken("right"), self.whole.hole, self.whole.absent
+        )
+        return decisions, float(skipped.mean()), float(stopped.mean())
+
+    def within(self, decisions: Decisions, threshold: float, tolerance: float) -> bool:
+        """Whether `decisions` lose at most `tolerance` of snippet_hit@1 and of abstain_recall,
+        and add at most that to the false abstention rate, against reading everything."""
+        false_abstain, hit, recall = self.whole.at(threshold)
+        far, got, declined = decisions.at(threshold)
+        if self.whole.hole.any() and declined < recall - tolerance:
+            return False
+        return got >= hit - tolerance and far <= false_abstain + tolerance
 
 
 def choose_sure(stopping: Stopping, threshold: float, tolerance: float) -> float | None:
-    """The lowest probability (in steps of 0.05) at which stopping early loses at most
-    `tolerance` of snippet_hit@1 on the questions of `stopping`, and adds at most as much to
-    the false abstention rate at `threshold`, against reading everything; None when even 0.95
-    costs more."""
-    false_abstain, hit, _ = stopping.whole.at(threshold)
+    """The lowest probability (in steps of 0.05) at which stopping early stays `within`
+    `tolerance` of reading everything, at `threshold`; None when even 0.95 costs more."""
     chosen = None
     for sure in np.round(np.arange(0.95, 0.04, -0.05), 2):
-        far, got, _ = stopping.at(float(sure))[0].at(threshold)
-        if got < hit - tolerance or far > false_abstain + tolerance:
+        if not stopping.within(stopping.at(float(sure))[0], threshold, tolerance):
             break
         chosen = float(sure)
+    return chosen
+
+
+def choose_unread(
+    stopping: Stopping, threshold: float, sure: float | None, tolerance: float
+) -> float | None:
+    """The lowest probability of the signals' combiner (in steps of 0.05) at which citing the
+    first sentence unread, on top of stopping at `sure`, keeps both stops together `within`
+    `tolerance` of reading everything; None when even 0.95 costs more."""
+    chosen = None
+    for unread in np.round(np.arange(0.95, 0.04, -0.05), 2):
+        if not stopping.within(stopping.at(sure, float(unread))[0], threshold, tolerance):
+            break
+        chosen = float(unread)
     return chosen
 
 
@@ -267,7 +307,8 @@ def main(argv: list[str] | None = None) -> int:
         f"absent_recall {combined.absent_recall(chosen):.4f}"
     )
     blind = without_reader(rows)
-    signals = decide(blind, out_of_fold(blind)(blind), checking)
+    signals_score = out_of_fold(blind)
+    signals = decide(blind, signals_score(blind), checking)
     at = choose_threshold(signals, args.false_abstain)
     false_abstain, hit, recall = signals.at(at)
     print(
@@ -277,31 +318,60 @@ def main(argv: list[str] | None = None) -> int:
         f"{signals.absent_recall(at):.4f}"
     )
     args.signals_out.parent.mkdir(parents=True, exist_ok=True)
+    signals_weights, signals_bias = fit(blind)
     args.signals_out.write_text(
-        Combiner(FEATURES, *fit(blind), threshold=at).to_json(), encoding="utf-8"
+        Combiner(FEATURES, signals_weights, signals_bias, threshold=at).to_json(), encoding="utf-8"
     )
-    stopping = Stopping.of(rows, score, checking)
-    sure = None
+    stopping = Stopping.of(rows, score, checking, signals_score)
+    sure = unread = None
     if args.read > 1:
         sure = choose_sure(stopping, chosen, args.stop_tolerance)
     print("sure  stopped  false_abstain  snippet_hit@1  abstain_recall")
     for value in (0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2):
-        decisions, share = stopping.at(value)
+        decisions, _, share = stopping.at(value)
         false_abstain, hit, recall = decisions.at(chosen)
         print(f"{value:4.2f}  {share:7.3f}  {false_abstain:13.4f}  {hit:13.4f}  {recall:14.4f}")
     if sure is None:
         print("sure: none (stopping early would cost more than the tolerance)")
     else:
-        decisions, share = stopping.at(sure)
+        decisions, _, share = stopping.at(sure)
         false_abstain, hit, recall = decisions.at(chosen)
         print(
             f"sure: {sure:.2f} (the lowest within {args.stop_tolerance} of reading all): "
             f"{share:.3f} of questions stop after one sentence; false_abstain "
             f"{false_abstain:.4f}, snippet_hit@1 {hit:.4f}, abstain_recall {recall:.4f}"
         )
+    unread = choose_unread(stopping, chosen, sure, args.stop_tolerance)
+    print(
+        f"unread (at sure {sure}): cited unread  read one  false_abstain  snippet_hit@1  "
+        "abstain_recall"
+    )
+    for value in (0.95, 0.9, 0.85, 0.8, 0.75, 0.7, 0.6, 0.5):
+        decisions, skipped, share = stopping.at(sure, value)
+        false_abstain, hit, recall = decisions.at(chosen)
+        print(
+            f"{value:4.2f}  {skipped:11.3f}  {share:8.3f}  {false_abstain:13.4f}  {hit:13.4f}  "
+            f"{recall:14.4f}"
+        )
+    if unread is None:
+        print("unread: none (citing unread would cost more than the tolerance)")
+    else:
+        decisions, skipped, share = stopping.at(sure, unread)
+        false_abstain, hit, recall = decisions.at(chosen)
+        print(
+            f"unread: {unread:.2f} (the lowest with both stops within {args.stop_tolerance} of "
+            f"reading all): {skipped:.3f} of questions read nothing, {share:.3f} one sentence; "
+            f"false_abstain {false_abstain:.4f}, snippet_hit@1 {hit:.4f}, abstain_recall "
+            f"{recall:.4f}"
+        )
     # What ships is fitted on every question; the figures above are of the folds' combiners.
     weights, bias = fit(rows)
-    shipped = Combiner(FEATURES, weights, bias, threshold=chosen, sure=sure)
+    signals_only = None
+    if unread is not None:
+        signals_only = Combiner(
+            FEATURES, signals_weights, signals_bias, threshold=chosen, sure=unread
+        )
+    shipped = Combiner(FEATURES, weights, bias, threshold=chosen, sure=sure, signals=signals_only)
     (args.reader / COMBINER_FILE).write_text(shipped.to_json(), encoding="utf-8")
     print(f"wrote {args.reader / COMBINER_FILE}")
     return 0

@@ -13,6 +13,7 @@ from training.reader_calibrate import (
     Stopping,
     choose_sure,
     choose_threshold,
+    choose_unread,
     decide,
     fit,
     out_of_fold,
@@ -204,11 +205,39 @@ def test_stopping_early_keeps_a_sure_first_sentence_and_reads_on_otherwise() -> 
     combiner = Combiner(FEATURES, tuple(float(n == LOGIT) for n in range(len(FEATURES))), 0, 0.5)
     questions = np.arange(2)
     stopping = Stopping.of(rows, scored_by(combiner), questions)
-    decisions, stopped = stopping.at(0.8)
-    assert stopped == 0.5
+    decisions, unread, stopped = stopping.at(0.8)
+    assert (unread, stopped) == (0.0, 0.5)
     assert decisions.right.tolist() == [False, True]
     assert decisions.likelihood == pytest.approx([0.88, 0.8])
     # Down to 0.9 nothing stops, so nothing is lost; at 0.85 the first question would stop.
     assert choose_sure(stopping, 0.5, tolerance=0.0) == 0.9
     # Allowing the lost question, any sure down to 0.35 passes; at 0.3 the second stops too.
     assert choose_sure(stopping, 0.5, tolerance=0.5) == 0.35
+
+
+def _logit(p: float) -> float:
+    return float(np.log(p / (1 - p)))
+
+
+def test_a_first_sentence_the_signals_are_sure_of_is_cited_unread() -> None:
+    # The signals' combiner weighs the cosine alone, the combiner the reader alone. Questions
+    # 0-2 are answerable, the reader finding each one's right sentence; 3 is a hole.
+    rows = _rows(
+        [[3.0, -3.0], [-2.0, 3.0], [-1.0, 2.0], [-4.0, -4.0]],
+        [[True, False], [False, True], [False, True], [False, False]],
+        [False, False, False, True],
+    )
+    first_cosines = [_logit(0.97), _logit(0.87), 0.0, _logit(0.75)]
+    rows.features[:, FEATURES.index("cosine")] = np.repeat(first_cosines, 2)
+    combiner = Combiner(FEATURES, tuple(float(n == LOGIT) for n in range(len(FEATURES))), 0, 0.5)
+    cosine = tuple(float(name == "cosine") for name in FEATURES)
+    signals = Combiner(FEATURES, cosine, 0.0, 0.5)
+    stopping = Stopping.of(rows, scored_by(combiner), np.arange(4), scored_by(signals))
+    decisions, unread, stopped = stopping.at(None, 0.8)
+    assert (unread, stopped) == (0.5, 0.0)
+    assert decisions.right.tolist() == [True, False, True, False]
+    assert decisions.likelihood[:2] == pytest.approx([0.97, 0.87])
+    # Down to 0.90 only question 0 is cited unread, and rightly; at 0.85 question 1 is too.
+    assert choose_unread(stopping, 0.5, None, tolerance=0.0) == 0.9
+    # Allowing that loss, 0.75 would answer the hole that reading declines: 0.80 is the lowest.
+    assert choose_unread(stopping, 0.5, None, tolerance=0.5) == 0.8
