@@ -11,10 +11,14 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:  # each task imports what it measures, when it runs
+    from retrieval.answer.combine import Combiner
 
 
 def rss_mib() -> float:
@@ -178,6 +182,19 @@ def task_reindex(args: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def with_stops(combiner: Combiner, stops: str) -> Combiner:
+    """The combiner with the early stops of `stops`: "shipped" keeps them; "first" always reads
+    the first sentence (as before the signals could cite it unread); "all" reads every
+    shortlisted sentence (as before the combiner could stop early)."""
+    if stops == "shipped":
+        return combiner
+    if stops == "first":
+        return replace(combiner, signals=None)
+    if stops == "all":
+        return replace(combiner, signals=None, sure=None)
+    raise ValueError(f"stops must be shipped, first or all, not {stops!r}")
+
+
 def task_ask(args: dict[str, Any]) -> dict[str, Any]:
     """Ask questions in process: encode, search, choose the snippet; latency and memory."""
     from benchmarks.corpus import eval_questions
@@ -189,14 +206,11 @@ def task_ask(args: dict[str, Any]) -> dict[str, Any]:
     encoder = _encoder(args["backend"], args.get("cache_dir"))
     reader = None
     if args.get("reader"):
-        from dataclasses import replace
-
         from retrieval.answer.reader import load_reader
 
         reader = load_reader()
-        if args.get("read_all") and reader.combiner is not None:
-            # Every shortlisted sentence read, as before the combiner could stop early.
-            reader.combiner = replace(reader.combiner, sure=None)
+        if reader.combiner is not None:
+            reader.combiner = with_stops(reader.combiner, args.get("stops", "shipped"))
     questions = eval_questions(Path(args["eval_dir"]))
     rng = np.random.default_rng(1)
     picked = [questions[i] for i in rng.choice(len(questions), int(args["questions"]))]

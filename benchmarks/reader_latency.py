@@ -102,8 +102,12 @@ def main(argv: list[str] | None = None) -> int:
 
     variants = {
         "without the reader": {"reader": False},
-        "with the reader, every shortlisted sentence read": {"reader": True, "read_all": True},
-        "with the reader (as shipped: a sure first sentence stops it)": {"reader": True},
+        "with the reader, every shortlisted sentence read": {"reader": True, "stops": "all"},
+        "with the reader, the first always read (a sure one stops it)": {
+            "reader": True,
+            "stops": "first",
+        },
+        "with the reader (as shipped: a sure first sentence is cited unread)": {"reader": True},
     }
     runs: dict[str, list[dict[str, Any]]] = {label: [] for label in variants}
     for repeat in range(args.repeats):
